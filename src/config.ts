@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/**
+ * Settings read from the environment, validated once per isolate. A bad value
+ * fails every request with a log line naming the variable, instead of
+ * running with a guess.
+ */
+const ConfigSchema = z.object({
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
+  AVAILABILITY_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(60),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+export function config(env: Env): Config {
+  let parsed = cache.get(env);
+  if (!parsed) {
+    const result = ConfigSchema.safeParse(env);
+    if (!result.success) {
+      const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      throw new Error(`invalid configuration: ${problems}`);
+    }
+    parsed = result.data;
+    cache.set(env, parsed);
+  }
+  return parsed;
+}

@@ -1,0 +1,53 @@
+/**
+ * Identifiers. A reservation id carries its resource id, so the Worker routes
+ * a request to the owning Durable Object without any lookup (invariant 3),
+ * and 128 random bits, so ids cannot be guessed or enumerated.
+ *
+ *   rsv_<base64url(resource id)>.<base64url(16 random bytes)>
+ *
+ * The separator is "." because base64url never contains it.
+ */
+
+/** Resource ids chosen by operators: ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$. */
+export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+const RESERVATION_PREFIX = "rsv_";
+const RANDOM_PART = /^[A-Za-z0-9_-]{22}$/;
+
+export function isResourceId(value: string): boolean {
+  return RESOURCE_ID_PATTERN.test(value);
+}
+
+export function newReservationId(resourceId: string): string {
+  return `${RESERVATION_PREFIX}${base64url(new TextEncoder().encode(resourceId))}.${randomToken(16)}`;
+}
+
+/** The resource that owns a reservation id, or null when the id is malformed. */
+export function resourceIdOfReservation(reservationId: string): string | null {
+  if (!reservationId.startsWith(RESERVATION_PREFIX) || reservationId.length > 200) return null;
+  const [encoded, random, ...rest] = reservationId.slice(RESERVATION_PREFIX.length).split(".");
+  if (!encoded || !random || rest.length > 0 || !RANDOM_PART.test(random)) return null;
+  const resourceId = decodeBase64url(encoded);
+  return resourceId !== null && isResourceId(resourceId) ? resourceId : null;
+}
+
+export function randomToken(bytes: number): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function decodeBase64url(text: string): string | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  try {
+    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,131 @@
+import type { RefusalCode } from "./errors";
+
+/**
+ * A resource's authoritative state and rules. Pure data: times are epoch
+ * milliseconds, nothing here knows about HTTP, SQLite or Cloudflare.
+ */
+export interface ResourceState {
+  id: string;
+  type: string;
+  state: "OPEN" | "CLOSED";
+  capacity: number;
+  confirmed: number;
+  held: number;
+  waitingListEnabled: boolean;
+  bookingOpensAt: number | null;
+  bookingClosesAt: number | null;
+  maxQuantityPerReservation: number | null;
+  holdTtlSeconds: number;
+  metadata: Record<string, Json>;
+  /** Increases on every change of state (commit, cancel, expiry, admin change). */
+  version: number;
+  /** Increases only when a rule (capacity, window, waiting list, max quantity, hold TTL) changes. */
+  rulesVersion: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What an operator supplies to create a resource (already validated). A type, not an interface, so it is a `Json` value. */
+export type ResourceSpec = {
+  id: string;
+  type: string;
+  capacity: number;
+  waitingListEnabled: boolean;
+  bookingOpensAt: number | null;
+  bookingClosesAt: number | null;
+  maxQuantityPerReservation: number | null;
+  holdTtlSeconds: number;
+  metadata: Record<string, Json>;
+};
+
+export type Command = { type: "reserve"; quantity: number; hold: boolean } | { type: "close" } | { type: "reopen" };
+
+export type Decision =
+  | {
+      outcome: "ACCEPTED";
+      /** Exact reason, for the operator timeline. */
+      reason: string;
+      state: ResourceState;
+      /** For an accepted hold: when it lapses (epoch ms). */
+      expiresAt?: number;
+    }
+  | { outcome: "REJECTED"; code: RefusalCode; reason: string; state: ResourceState };
+
+export const DEFAULT_HOLD_TTL_SECONDS = 600;
+
+export function createResource(spec: ResourceSpec, now: number): ResourceState {
+  return {
+    ...spec,
+    state: "OPEN",
+    confirmed: 0,
+    held: 0,
+    version: 1,
+    rulesVersion: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** Capacity not yet taken by confirmed or held reservations; never negative. */
+export function remaining(s: ResourceState): number {
+  return Math.max(0, s.capacity - s.confirmed - s.held);
+}
+
+/**
+ * The only place that knows the booking rules: given the current state, a
+ * command and the server's clock, say what happens and why. Never throws for
+ * a refusal; a refusal leaves the state untouched.
+ */
+export function decide(s: ResourceState, command: Command, now: number): Decision {
+  switch (command.type) {
+    case "reserve":
+      return decideReserve(s, command.quantity, command.hold, now);
+    case "close":
+      if (s.state === "CLOSED") return { outcome: "ACCEPTED", reason: "already closed", state: s };
+      return { outcome: "ACCEPTED", reason: "closed", state: changed(s, { state: "CLOSED" }, now) };
+    case "reopen":
+      if (s.state === "OPEN") return { outcome: "ACCEPTED", reason: "already open", state: s };
+      return { outcome: "ACCEPTED", reason: "reopened", state: changed(s, { state: "OPEN" }, now) };
+  }
+}
+
+function decideReserve(s: ResourceState, quantity: number, hold: boolean, now: number): Decision {
+  const refuse = (code: RefusalCode, reason: string): Decision => ({
+    outcome: "REJECTED",
+    code,
+    reason,
+    state: s,
+  });
+  if (s.state === "CLOSED") return refuse("RESOURCE_CLOSED", "resource is closed");
+  if (s.bookingOpensAt !== null && now < s.bookingOpensAt) {
+    return refuse("RESOURCE_CLOSED", `booking window opens at ${iso(s.bookingOpensAt)}`);
+  }
+  if (s.bookingClosesAt !== null && now >= s.bookingClosesAt) {
+    return refuse("RESOURCE_CLOSED", `booking window closed at ${iso(s.bookingClosesAt)}`);
+  }
+  if (s.maxQuantityPerReservation !== null && quantity > s.maxQuantityPerReservation) {
+    return refuse(
+      "INVALID_STATE",
+      `quantity ${quantity} exceeds max_quantity_per_reservation ${s.maxQuantityPerReservation}`,
+    );
+  }
+  const left = remaining(s);
+  if (quantity > left) return refuse("RESOURCE_FULL", `requested ${quantity}, remaining ${left}`);
+
+  const taken = hold ? { held: s.held + quantity } : { confirmed: s.confirmed + quantity };
+  const state = changed(s, taken, now);
+  const reason = `${hold ? "held" : "confirmed"} ${quantity}, remaining ${remaining(state)}`;
+  if (!hold) return { outcome: "ACCEPTED", reason, state };
+  return { outcome: "ACCEPTED", reason, state, expiresAt: now + s.holdTtlSeconds * 1000 };
+}
+
+function changed(s: ResourceState, patch: Partial<ResourceState>, now: number): ResourceState {
+  return { ...s, ...patch, version: s.version + 1, updatedAt: now };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** A JSON value: what metadata and timeline details may hold (and what crosses RPC intact). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };

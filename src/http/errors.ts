@@ -1,0 +1,61 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { codeToStatus, type ErrorCode } from "../domain/errors";
+import { type ErrorDetail, errorJson } from "./render";
+import type { AppEnv } from "./types";
+
+/** The one error type routes throw; `onError` turns it into the documented body. */
+export class AppError extends HTTPException {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(codeToStatus(code) as ContentfulStatusCode, { message });
+  }
+}
+
+/**
+ * Durable Object errors that the runtime marks as transient (overloaded,
+ * reset, network) become `503 UNAVAILABLE` with `Retry-After`; callers retry
+ * later instead of seeing a 500. Anything else is a bug: a generic 500 that
+ * leaks nothing, with the details only in the log.
+ */
+export function onError(err: Error, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId") ?? "unknown";
+  if (err instanceof AppError) return errorResponse(c, err);
+  const flags = err as { retryable?: boolean; overloaded?: boolean };
+  if (flags.overloaded || flags.retryable) {
+    console.warn(
+      JSON.stringify({ level: "warn", request_id: requestId, msg: "transient failure", error: String(err) }),
+    );
+    return errorResponse(
+      c,
+      new AppError("UNAVAILABLE", "The service is temporarily unavailable; retry shortly.", undefined, {
+        "Retry-After": "1",
+      }),
+    );
+  }
+  console.error(
+    JSON.stringify({
+      level: "error",
+      request_id: requestId,
+      msg: "unhandled error",
+      error: String(err),
+      stack: err.stack,
+    }),
+  );
+  return errorResponse(c, new AppError("INTERNAL", "An internal error occurred."));
+}
+
+export function notFound(c: Context<AppEnv>): Response {
+  return errorResponse(c, new AppError("NOT_FOUND", "No such route."));
+}
+
+export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
+  const requestId = c.get("requestId") ?? "unknown";
+  const body = errorJson(err.code, err.message, requestId, err.details);
+  return c.json(body, err.status, err.headers);
+}

@@ -1,0 +1,16 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./types";
+
+const ACCEPTED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Reuses a caller's `X-Request-Id` (or `X-Correlation-Id`) when it is safe to
+ * echo and log, otherwise makes one; every response carries it.
+ */
+export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const incoming = c.req.header("X-Request-Id") ?? c.req.header("X-Correlation-Id");
+  const id = incoming && ACCEPTED_ID.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", id);
+  await next();
+  c.header("X-Request-Id", id);
+};

@@ -1,0 +1,59 @@
+/**
+ * Request schemas (API.md). The HTTP edge validates with these and nothing
+ * else; the Durable Object trusts its typed input.
+ */
+import { z } from "zod";
+import { RESOURCE_ID_PATTERN } from "../domain/ids";
+
+const MAX_METADATA_BYTES = 4096;
+
+/** Text without control characters or lone surrogates, which would corrupt logs and exports. */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}\p{Cs}]*$/u, "must not contain control characters");
+
+const isoTime = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
+
+const metadata = z
+  .record(z.string(), z.json())
+  .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= MAX_METADATA_BYTES, {
+    message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+  });
+
+export const resourceId = z.string().regex(RESOURCE_ID_PATTERN, "must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$");
+
+export const CreateResourceBody = z
+  .strictObject({
+    id: resourceId.optional(),
+    type: text(64),
+    capacity: z.int().min(0).max(1_000_000),
+    waiting_list_enabled: z.boolean().default(false),
+    booking_opens_at: isoTime.nullable().default(null),
+    booking_closes_at: isoTime.nullable().default(null),
+    max_quantity_per_reservation: z.int().min(1).max(1_000_000).nullable().default(null),
+    hold_ttl_seconds: z.int().min(30).max(86_400).default(600),
+    metadata: metadata.default({}),
+  })
+  .refine(
+    (b) => b.booking_opens_at === null || b.booking_closes_at === null || b.booking_opens_at < b.booking_closes_at,
+    { message: "booking_opens_at must be before booking_closes_at", path: ["booking_closes_at"] },
+  );
+
+export const CreateReservationBody = z.strictObject({
+  resource_id: resourceId,
+  client_id: text(128),
+  quantity: z.int().min(1).max(1_000_000).default(1),
+  hold: z.boolean().default(false),
+  metadata: metadata.default({}),
+});
+
+export const TimelineQuery = z.strictObject({
+  after_seq: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** `Idempotency-Key`: 1–255 printable ASCII characters. */
+export const IdempotencyKey = z.string().regex(/^[\x20-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters");

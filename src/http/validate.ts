@@ -1,0 +1,56 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { AppError } from "./errors";
+import type { ErrorDetail } from "./render";
+import type { AppEnv } from "./types";
+
+/**
+ * The one validation hook: every zod failure, from a body, a query or a
+ * header, becomes `400 VALIDATION_ERROR` with one `details` entry per problem.
+ */
+export function validationError(error: z.ZodError, where?: string): AppError {
+  const details: ErrorDetail[] = error.issues.flatMap((issue) => {
+    const field = [where, ...issue.path.map(String)].filter(Boolean).join(".") || "body";
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        field: [field === "body" ? "" : field, key].filter(Boolean).join("."),
+        issue: "unknown_field",
+      }));
+    }
+    return [{ field, issue: issue.code }];
+  });
+  const first = error.issues[0];
+  const message =
+    first?.code === "unrecognized_keys"
+      ? `unknown field(s): ${first.keys.join(", ")}`
+      : `${details[0]?.field ?? "body"}: ${first?.message ?? "invalid"}`;
+  return new AppError("VALIDATION_ERROR", message, details);
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where?: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error, where);
+  return result.data;
+}
+
+/** Reads a JSON body: `415` unless it is JSON, `400` unless it parses and matches `schema`. */
+export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header("Content-Type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.");
+  }
+  // Read outside the try: a body over the limit must reach the body-limit
+  // middleware as its own error, not turn into "invalid JSON".
+  const raw = await c.req.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new AppError("VALIDATION_ERROR", "The body is not valid JSON.", [{ field: "body", issue: "invalid_json" }]);
+  }
+  return parseWith(schema, body);
+}
+
+export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
+  return parseWith(schema, c.req.query(), "query");
+}

@@ -1,0 +1,20 @@
+import type { ResourceObject } from "./resource-object";
+
+/** The RPC methods the Worker calls on a resource's object. */
+type RpcMethod = "create" | "get" | "reserve" | "getReservation" | "close" | "reopen" | "timeline";
+
+/**
+ * The object's methods as the Worker sees them: same arguments, results
+ * behind a promise. Everything they pass is plain data, which structured
+ * clone carries unchanged, so this is exact; it spares the compiler the
+ * runtime's deep `Rpc` mapping of recursive JSON types.
+ */
+export type ResourceRpc = {
+  [K in RpcMethod]: (...args: Parameters<ResourceObject[K]>) => Promise<Awaited<ReturnType<ResourceObject[K]>>>;
+};
+
+/** The Durable Object that owns a resource: addressed by name, so no lookup is needed. */
+export function resourceStub(env: Env, resourceId: string): ResourceRpc {
+  const namespace = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
+  return namespace.get(namespace.idFromName(resourceId)) as unknown as ResourceRpc;
+}

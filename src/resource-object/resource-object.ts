@@ -1,0 +1,260 @@
+import { DurableObject } from "cloudflare:workers";
+import { newReservationId } from "../domain/ids";
+import type { Reservation } from "../domain/reservation";
+import {
+  type Command,
+  createResource,
+  type Decision,
+  decide,
+  type Json,
+  type ResourceSpec,
+  type ResourceState,
+} from "../domain/resource";
+import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
+import { migrate, schemaVersion } from "./schema";
+import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+
+/** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
+export interface CreateInput {
+  spec: ResourceSpec;
+  requestId: string;
+  idempotency?: Idempotency;
+}
+
+export interface ReserveInput {
+  clientId: string;
+  quantity: number;
+  hold: boolean;
+  metadata: Record<string, Json>;
+  requestId: string;
+  idempotency?: Idempotency;
+}
+
+/** A reply for an idempotent command; `replayed` when it is the stored first answer. */
+export interface CommandReply extends Reply {
+  replayed: boolean;
+}
+
+export interface TimelinePage {
+  items: TimelineEntry[];
+  nextAfterSeq: number | null;
+}
+
+/** Why a commit ran: the request that caused it and who asked, for the timeline. */
+interface Cause {
+  type: string;
+  requestId: string;
+  clientId?: string;
+  quantity?: number;
+  detail?: Record<string, Json>;
+}
+
+/**
+ * One resource's single source of truth. Every command runs to completion in
+ * one `transactionSync` with no `await` inside: the object handles one event
+ * at a time, so commits are serialized and atomic, and a crash mid-command
+ * leaves nothing half-written.
+ */
+export class ResourceObject extends DurableObject<Env> {
+  /** The one clock (epoch ms). Tests replace it to move time without sleeping. */
+  clock: () => number = () => Date.now();
+
+  private readonly store: ResourceStore;
+  /** In-memory copy of the committed resource row; replaced only after a commit succeeds. */
+  private current: Sequenced | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new ResourceStore(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      // An object that never stored anything stays empty: probing an unknown
+      // id must not leave a database behind. `create` applies the schema.
+      if (schemaVersion(ctx.storage.sql) === 0) return;
+      ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+      this.current = this.store.loadResource();
+    });
+  }
+
+  create(input: CreateInput): CommandReply {
+    return this.idempotent(input.idempotency, input.requestId, () => {
+      if (this.current) {
+        return { reply: errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId) };
+      }
+      migrate(this.ctx.storage.sql);
+      const now = Math.max(this.clock(), 0);
+      const state = createResource(input.spec, now);
+      const next: Sequenced = { state, lastSeq: 1, lastTimestamp: now };
+      this.store.saveResource(next);
+      this.store.appendTimeline({
+        seq: 1,
+        serverTimestamp: now,
+        type: "resource.create",
+        requestId: input.requestId,
+        clientId: null,
+        quantity: null,
+        outcome: "ACCEPTED",
+        code: null,
+        reason: `created with capacity ${state.capacity}`,
+        detail: { spec: input.spec },
+        versionBefore: 0,
+        versionAfter: state.version,
+        rulesVersion: state.rulesVersion,
+      });
+      const reply: Reply = {
+        status: 201,
+        headers: { Location: `/resources/${state.id}`, ETag: `"${state.version}"` },
+        body: JSON.stringify(resourceJson(state)),
+      };
+      return { reply, next };
+    });
+  }
+
+  get(): ResourceState | null {
+    return this.current?.state ?? null;
+  }
+
+  reserve(input: ReserveInput): CommandReply {
+    return this.idempotent(input.idempotency, input.requestId, () => {
+      const current = this.current;
+      if (!current) return { reply: notFound(input.requestId) };
+      const command: Command = { type: "reserve", quantity: input.quantity, hold: input.hold };
+      const { next, decision, seq, now } = this.decideAndRecord(current, command, {
+        type: "reservation.reserve",
+        requestId: input.requestId,
+        clientId: input.clientId,
+        quantity: input.quantity,
+        detail: { hold: input.hold },
+      });
+      if (decision.outcome === "REJECTED") {
+        return { reply: refusalReply(decision.code, input.requestId), next };
+      }
+      const reservation: Reservation = {
+        id: newReservationId(current.state.id),
+        resourceId: current.state.id,
+        clientId: input.clientId,
+        quantity: input.quantity,
+        status: input.hold ? "HELD" : "CONFIRMED",
+        serverTimestamp: now,
+        serverSeq: seq,
+        expiresAt: decision.expiresAt ?? null,
+        rulesVersion: current.state.rulesVersion,
+        metadata: input.metadata,
+        cancelledAt: null,
+        expiredAt: null,
+        checkedInAt: null,
+      };
+      this.store.insertReservation(reservation, input.requestId);
+      const reply: Reply = {
+        status: 201,
+        headers: { Location: `/reservations/${reservation.id}` },
+        body: JSON.stringify(reservationJson(reservation)),
+      };
+      return { reply, next };
+    });
+  }
+
+  getReservation(id: string): Reservation | null {
+    if (!this.current) return null;
+    return this.store.getReservation(id, this.current.state.id);
+  }
+
+  close(input: { requestId: string }): ResourceState | null {
+    return this.adminCommand({ type: "close" }, "resource.close", input.requestId);
+  }
+
+  reopen(input: { requestId: string }): ResourceState | null {
+    return this.adminCommand({ type: "reopen" }, "resource.reopen", input.requestId);
+  }
+
+  timeline(query: { afterSeq: number; limit: number }): TimelinePage | null {
+    if (!this.current) return null;
+    const items = this.store.timeline(query.afterSeq, query.limit);
+    const last = items.at(-1);
+    const more = last !== undefined && items.length === query.limit && last.seq < this.current.lastSeq;
+    return { items, nextAfterSeq: more ? last.seq : null };
+  }
+
+  private adminCommand(command: Command, type: string, requestId: string): ResourceState | null {
+    const current = this.current;
+    if (!current) return null;
+    const next = this.ctx.storage.transactionSync(
+      () => this.decideAndRecord(current, command, { type, requestId }).next,
+    );
+    this.current = next;
+    return next.state;
+  }
+
+  /**
+   * Decides a command against the current state and records the decision:
+   * the next `server_seq`, a timestamp that never goes backwards, the timeline
+   * entry (rejections included) and the new resource row. Call inside a transaction.
+   */
+  private decideAndRecord(current: Sequenced, command: Command, cause: Cause) {
+    // Wall clocks can step back; server_timestamp must not, or replaying the
+    // timeline in server_seq order could see time run backwards.
+    const now = Math.max(this.clock(), current.lastTimestamp);
+    const seq = current.lastSeq + 1;
+    const decision: Decision = decide(current.state, command, now);
+    const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
+    this.store.appendTimeline({
+      seq,
+      serverTimestamp: now,
+      type: cause.type,
+      requestId: cause.requestId,
+      clientId: cause.clientId ?? null,
+      quantity: cause.quantity ?? null,
+      outcome: decision.outcome,
+      code: decision.outcome === "REJECTED" ? decision.code : null,
+      reason: decision.reason,
+      detail: cause.detail ?? {},
+      versionBefore: current.state.version,
+      versionAfter: decision.state.version,
+      rulesVersion: decision.state.rulesVersion,
+    });
+    this.store.saveResource(next);
+    return { next, decision, seq, now };
+  }
+
+  /**
+   * Runs a command in one transaction together with its idempotency record:
+   * a retry with the same key and fingerprint gets the stored reply, one with
+   * another fingerprint gets 422, and the first reply is stored in the same
+   * transaction as the decision, so a key can never decide twice.
+   */
+  private idempotent(
+    idempotency: Idempotency | undefined,
+    requestId: string,
+    run: () => { reply: Reply; next?: Sequenced },
+  ): CommandReply {
+    const { reply, next, replayed } = this.ctx.storage.transactionSync(() => {
+      const stored = idempotency ? this.store.findReply(idempotency.key) : null;
+      if (stored && idempotency) {
+        if (stored.fingerprint !== idempotency.fingerprint) {
+          const message = "This Idempotency-Key was used with a different request.";
+          return { reply: errorReply("IDEMPOTENCY_KEY_REUSED", message, requestId), replayed: false };
+        }
+        const { fingerprint: _, ...reply } = stored;
+        return { reply, replayed: true };
+      }
+      const result = run();
+      // Only decisions are remembered: a 404 or 409 RESOURCE_EXISTS before any
+      // decision is answered the same way on a retry anyway.
+      if (idempotency && result.next) {
+        const now = result.next.lastTimestamp;
+        this.store.saveReply(idempotency.key, { ...result.reply, fingerprint: idempotency.fingerprint }, now);
+      }
+      return { ...result, replayed: false };
+    });
+    if (next) this.current = next;
+    return { ...reply, replayed };
+  }
+}
+
+function notFound(requestId: string): Reply {
+  return errorReply("NOT_FOUND", "Resource not found.", requestId);
+}

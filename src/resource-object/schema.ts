@@ -1,0 +1,90 @@
+/**
+ * The Durable Object's SQLite schema, as an ordered list of migrations.
+ *
+ * Durable Object SQLite refuses `PRAGMA user_version`, so the applied version
+ * lives in a one-row `schema_version` table instead.
+ */
+const MIGRATIONS: string[] = [
+  // v1: the resource, its reservations, its timeline and idempotency records.
+  `CREATE TABLE schema_version (version INTEGER NOT NULL);
+   INSERT INTO schema_version (version) VALUES (0);
+   CREATE TABLE resource (
+     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+     id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('OPEN', 'CLOSED')),
+     capacity INTEGER NOT NULL,
+     confirmed INTEGER NOT NULL,
+     held INTEGER NOT NULL,
+     waiting_list_enabled INTEGER NOT NULL,
+     booking_opens_at INTEGER,
+     booking_closes_at INTEGER,
+     max_quantity_per_reservation INTEGER,
+     hold_ttl_seconds INTEGER NOT NULL,
+     metadata TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     rules_version INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     last_seq INTEGER NOT NULL,
+     last_timestamp INTEGER NOT NULL,
+     -- Last line of defence for invariant 1: a bug that tried to overbook
+     -- would abort the whole transaction instead of committing.
+     CHECK (confirmed >= 0 AND held >= 0 AND confirmed + held <= capacity)
+   );
+   CREATE TABLE reservations (
+     id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity >= 1),
+     status TEXT NOT NULL,
+     server_seq INTEGER NOT NULL UNIQUE,
+     server_timestamp INTEGER NOT NULL,
+     expires_at INTEGER,
+     rules_version INTEGER NOT NULL,
+     metadata TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     cancelled_at INTEGER,
+     expired_at INTEGER,
+     checked_in_at INTEGER
+   );
+   CREATE TABLE timeline (
+     seq INTEGER PRIMARY KEY,
+     server_timestamp INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     client_id TEXT,
+     quantity INTEGER,
+     outcome TEXT NOT NULL,
+     code TEXT,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     version_before INTEGER NOT NULL,
+     version_after INTEGER NOT NULL,
+     rules_version INTEGER NOT NULL
+   );
+   CREATE TABLE idempotency (
+     key TEXT PRIMARY KEY,
+     fingerprint TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     headers TEXT NOT NULL,
+     body TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The applied schema version; 0 for an object that never stored anything. */
+export function schemaVersion(sql: SqlStorage): number {
+  const found = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").toArray();
+  if (found.length === 0) return 0;
+  return sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version;
+}
+
+/** Applies the migrations not applied yet. Call inside a transaction. */
+export function migrate(sql: SqlStorage): void {
+  for (let v = schemaVersion(sql); v < MIGRATIONS.length; v++) {
+    sql.exec(MIGRATIONS[v] as string);
+    sql.exec("UPDATE schema_version SET version = ?", v + 1);
+  }
+}

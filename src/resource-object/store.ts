@@ -1,0 +1,207 @@
+/**
+ * Rows ↔ domain objects for one resource's SQLite database. Synchronous on
+ * purpose: every call runs inside the caller's `transactionSync`.
+ */
+import type { Reservation, ReservationStatus } from "../domain/reservation";
+import type { Json, ResourceState } from "../domain/resource";
+
+/** The resource plus the sequencing counters that live beside it. */
+export interface Sequenced {
+  state: ResourceState;
+  /** The last `server_seq` handed out; the next decision gets `lastSeq + 1`. */
+  lastSeq: number;
+  /** The last `server_timestamp` handed out, so timestamps never go backwards. */
+  lastTimestamp: number;
+}
+
+/** One decision in the operator timeline. */
+export interface TimelineEntry {
+  seq: number;
+  serverTimestamp: number;
+  type: string;
+  requestId: string;
+  clientId: string | null;
+  quantity: number | null;
+  outcome: "ACCEPTED" | "REJECTED";
+  code: string | null;
+  reason: string;
+  detail: Record<string, Json>;
+  versionBefore: number;
+  versionAfter: number;
+  rulesVersion: number;
+}
+
+/** A reply stored under an idempotency key, replayed byte for byte. */
+export interface StoredReply {
+  fingerprint: string;
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+export class ResourceStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  loadResource(): Sequenced | null {
+    const row = this.sql.exec<Row>("SELECT * FROM resource").toArray()[0];
+    if (!row) return null;
+    return {
+      state: {
+        id: row.id as string,
+        type: row.type as string,
+        state: row.state as ResourceState["state"],
+        capacity: row.capacity as number,
+        confirmed: row.confirmed as number,
+        held: row.held as number,
+        waitingListEnabled: row.waiting_list_enabled === 1,
+        bookingOpensAt: row.booking_opens_at as number | null,
+        bookingClosesAt: row.booking_closes_at as number | null,
+        maxQuantityPerReservation: row.max_quantity_per_reservation as number | null,
+        holdTtlSeconds: row.hold_ttl_seconds as number,
+        metadata: JSON.parse(row.metadata as string),
+        version: row.version as number,
+        rulesVersion: row.rules_version as number,
+        createdAt: row.created_at as number,
+        updatedAt: row.updated_at as number,
+      },
+      lastSeq: row.last_seq as number,
+      lastTimestamp: row.last_timestamp as number,
+    };
+  }
+
+  saveResource({ state: s, lastSeq, lastTimestamp }: Sequenced): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO resource (singleton, id, type, state, capacity, confirmed, held,
+         waiting_list_enabled, booking_opens_at, booking_closes_at, max_quantity_per_reservation,
+         hold_ttl_seconds, metadata, version, rules_version, created_at, updated_at, last_seq, last_timestamp)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      s.id,
+      s.type,
+      s.state,
+      s.capacity,
+      s.confirmed,
+      s.held,
+      s.waitingListEnabled ? 1 : 0,
+      s.bookingOpensAt,
+      s.bookingClosesAt,
+      s.maxQuantityPerReservation,
+      s.holdTtlSeconds,
+      JSON.stringify(s.metadata),
+      s.version,
+      s.rulesVersion,
+      s.createdAt,
+      s.updatedAt,
+      lastSeq,
+      lastTimestamp,
+    );
+  }
+
+  insertReservation(r: Reservation, requestId: string): void {
+    this.sql.exec(
+      `INSERT INTO reservations (id, client_id, quantity, status, server_seq, server_timestamp,
+         expires_at, rules_version, metadata, request_id, cancelled_at, expired_at, checked_in_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      r.id,
+      r.clientId,
+      r.quantity,
+      r.status,
+      r.serverSeq,
+      r.serverTimestamp,
+      r.expiresAt,
+      r.rulesVersion,
+      JSON.stringify(r.metadata),
+      requestId,
+      r.cancelledAt,
+      r.expiredAt,
+      r.checkedInAt,
+    );
+  }
+
+  getReservation(id: string, resourceId: string): Reservation | null {
+    const row = this.sql.exec<Row>("SELECT * FROM reservations WHERE id = ?", id).toArray()[0];
+    if (!row) return null;
+    return {
+      id: row.id as string,
+      resourceId,
+      clientId: row.client_id as string,
+      quantity: row.quantity as number,
+      status: row.status as ReservationStatus,
+      serverTimestamp: row.server_timestamp as number,
+      serverSeq: row.server_seq as number,
+      expiresAt: row.expires_at as number | null,
+      rulesVersion: row.rules_version as number,
+      metadata: JSON.parse(row.metadata as string),
+      cancelledAt: row.cancelled_at as number | null,
+      expiredAt: row.expired_at as number | null,
+      checkedInAt: row.checked_in_at as number | null,
+    };
+  }
+
+  appendTimeline(e: TimelineEntry): void {
+    this.sql.exec(
+      `INSERT INTO timeline (seq, server_timestamp, type, request_id, client_id, quantity, outcome,
+         code, reason, detail, version_before, version_after, rules_version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      e.seq,
+      e.serverTimestamp,
+      e.type,
+      e.requestId,
+      e.clientId,
+      e.quantity,
+      e.outcome,
+      e.code,
+      e.reason,
+      JSON.stringify(e.detail),
+      e.versionBefore,
+      e.versionAfter,
+      e.rulesVersion,
+    );
+  }
+
+  /** Timeline entries with `seq > afterSeq`, oldest first; uses the primary key, never scans. */
+  timeline(afterSeq: number, limit: number): TimelineEntry[] {
+    return this.sql
+      .exec<Row>("SELECT * FROM timeline WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
+      .toArray()
+      .map((row) => ({
+        seq: row.seq as number,
+        serverTimestamp: row.server_timestamp as number,
+        type: row.type as string,
+        requestId: row.request_id as string,
+        clientId: row.client_id as string | null,
+        quantity: row.quantity as number | null,
+        outcome: row.outcome as TimelineEntry["outcome"],
+        code: row.code as string | null,
+        reason: row.reason as string,
+        detail: JSON.parse(row.detail as string),
+        versionBefore: row.version_before as number,
+        versionAfter: row.version_after as number,
+        rulesVersion: row.rules_version as number,
+      }));
+  }
+
+  findReply(key: string): StoredReply | null {
+    const row = this.sql.exec<Row>("SELECT * FROM idempotency WHERE key = ?", key).toArray()[0];
+    if (!row) return null;
+    return {
+      fingerprint: row.fingerprint as string,
+      status: row.status as number,
+      headers: JSON.parse(row.headers as string),
+      body: row.body as string,
+    };
+  }
+
+  saveReply(key: string, reply: StoredReply, now: number): void {
+    this.sql.exec(
+      "INSERT INTO idempotency (key, fingerprint, status, headers, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      key,
+      reply.fingerprint,
+      reply.status,
+      JSON.stringify(reply.headers),
+      reply.body,
+      now,
+    );
+  }
+}
