@@ -10,16 +10,19 @@ import type { AppEnv } from "./types";
  */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const presented = bearerToken(c.req.header("Authorization"));
-  if (presented === null) throw new AppError("UNAUTHENTICATED", "A bearer key is required.");
-  if (!(await sameSecret(presented, config(c.env).ADMIN_TOKEN))) {
-    throw new AppError("UNAUTHENTICATED", "The bearer key is not valid.");
-  }
+  if (presented === null) throw unauthenticated("A bearer key is required.");
+  if (!(await sameSecret(presented, config(c.env).ADMIN_TOKEN))) throw unauthenticated("The bearer key is not valid.");
   c.set("principal", "admin");
   await next();
 };
 
+function unauthenticated(message: string): AppError {
+  return new AppError("UNAUTHENTICATED", message, undefined, { "WWW-Authenticate": 'Bearer realm="reservation-engine"' });
+}
+
+/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110). */
 function bearerToken(header: string | undefined): string | null {
-  const match = header?.match(/^Bearer +([\x21-\x7e]{1,512})$/);
+  const match = header?.match(/^Bearer +([\x21-\x7e]{1,512})$/i);
   return match?.[1] ?? null;
 }
 

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { RESOURCE_ID_PATTERN } from "../domain/ids";
+import type { Json } from "../domain/resource";
 
 const MAX_METADATA_BYTES = 4096;
 
@@ -17,11 +18,33 @@ const text = (max: number) =>
 
 const isoTime = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
-const metadata = z
-  .record(z.string(), z.json())
-  .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= MAX_METADATA_BYTES, {
-    message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
-  });
+const MAX_METADATA_DEPTH = 16;
+
+/**
+ * Metadata: a JSON object stored as is. Depth and size are checked with one
+ * iterative walk before anything recursive touches the value, so a deeply
+ * nested body is a 400, never a stack overflow.
+ */
+const metadata = z.custom<Record<string, Json>>().superRefine((value, ctx) => {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    ctx.addIssue({ code: "custom", message: "must be a JSON object", params: { issue: "invalid_type" } });
+  } else if (!nestsWithin(value, MAX_METADATA_DEPTH)) {
+    ctx.addIssue({ code: "custom", message: `must nest at most ${MAX_METADATA_DEPTH} levels`, params: { issue: "too_deep" } });
+  } else if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
+    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`, params: { issue: "too_big" } });
+  }
+});
+
+function nestsWithin(root: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [value, depth] = item;
+    if (value === null || typeof value !== "object") continue;
+    if (depth > maxDepth) return false;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
 
 export const resourceId = z.string().regex(RESOURCE_ID_PATTERN, "must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$");
 

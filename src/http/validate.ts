@@ -17,14 +17,17 @@ export function validationError(error: z.ZodError, where?: string): AppError {
         issue: "unknown_field",
       }));
     }
-    return [{ field, issue: issue.code }];
+    const custom = issue.code === "custom" ? (issue.params?.issue as string | undefined) : undefined;
+    return [{ field, issue: custom ?? issue.code }];
   });
+  // One entry per field and kind of problem (e.g. "too_big" from both int() and max()).
+  const unique = details.filter((d, i) => details.findIndex((o) => o.field === d.field && o.issue === d.issue) === i);
   const first = error.issues[0];
   const message =
     first?.code === "unrecognized_keys"
       ? `unknown field(s): ${first.keys.join(", ")}`
-      : `${details[0]?.field ?? "body"}: ${first?.message ?? "invalid"}`;
-  return new AppError("VALIDATION_ERROR", message, details);
+      : `${unique[0]?.field ?? "body"}: ${first?.message ?? "invalid"}`;
+  return new AppError("VALIDATION_ERROR", message, unique);
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where?: string): z.infer<S> {

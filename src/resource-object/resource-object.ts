@@ -81,12 +81,14 @@ export class ResourceObject extends DurableObject<Env> {
   }
 
   create(input: CreateInput): CommandReply {
+    // The schema must exist before the idempotency record can be looked up.
+    // No await separates this from the command, so nothing can run between.
+    if (!this.current) this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
     return this.idempotent(input.idempotency, input.requestId, () => {
       if (this.current) {
         return { reply: errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId) };
       }
-      migrate(this.ctx.storage.sql);
-      const now = Math.max(this.clock(), 0);
+      const now = this.clock();
       const state = createResource(input.spec, now);
       const next: Sequenced = { state, lastSeq: 1, lastTimestamp: now };
       this.store.saveResource(next);
@@ -122,23 +124,27 @@ export class ResourceObject extends DurableObject<Env> {
     return this.idempotent(input.idempotency, input.requestId, () => {
       const current = this.current;
       if (!current) return { reply: notFound(input.requestId) };
-      const command: Command = { type: "reserve", quantity: input.quantity, hold: input.hold };
-      const { next, decision, seq, now } = this.decideAndRecord(current, command, {
+      const { quantity, hold } = input;
+      const { decision, seq, now } = this.decideNext(current, { type: "reserve", quantity, hold });
+      const cause: Cause = {
         type: "reservation.reserve",
         requestId: input.requestId,
         clientId: input.clientId,
-        quantity: input.quantity,
-        detail: { hold: input.hold },
-      });
+        quantity,
+        detail: { hold },
+      };
       if (decision.outcome === "REJECTED") {
-        return { reply: refusalReply(decision.code, input.requestId), next };
+        return {
+          reply: refusalReply(decision.code, input.requestId),
+          next: this.record(current, decision, seq, now, cause),
+        };
       }
       const reservation: Reservation = {
         id: newReservationId(current.state.id),
         resourceId: current.state.id,
         clientId: input.clientId,
-        quantity: input.quantity,
-        status: input.hold ? "HELD" : "CONFIRMED",
+        quantity,
+        status: hold ? "HELD" : "CONFIRMED",
         serverTimestamp: now,
         serverSeq: seq,
         expiresAt: decision.expiresAt ?? null,
@@ -149,6 +155,10 @@ export class ResourceObject extends DurableObject<Env> {
         checkedInAt: null,
       };
       this.store.insertReservation(reservation, input.requestId);
+      const next = this.record(current, decision, seq, now, {
+        ...cause,
+        detail: { hold, reservation_id: reservation.id, expires_at: reservation.expiresAt },
+      });
       const reply: Reply = {
         status: 201,
         headers: { Location: `/reservations/${reservation.id}` },
@@ -182,25 +192,28 @@ export class ResourceObject extends DurableObject<Env> {
   private adminCommand(command: Command, type: string, requestId: string): ResourceState | null {
     const current = this.current;
     if (!current) return null;
-    const next = this.ctx.storage.transactionSync(
-      () => this.decideAndRecord(current, command, { type, requestId }).next,
-    );
+    const next = this.ctx.storage.transactionSync(() => {
+      const { decision, seq, now } = this.decideNext(current, command);
+      return this.record(current, decision, seq, now, { type, requestId });
+    });
     this.current = next;
     return next.state;
   }
 
-  /**
-   * Decides a command against the current state and records the decision:
-   * the next `server_seq`, a timestamp that never goes backwards, the timeline
-   * entry (rejections included) and the new resource row. Call inside a transaction.
-   */
-  private decideAndRecord(current: Sequenced, command: Command, cause: Cause) {
+  /** Decides a command at the next `server_seq`, with a server time that never goes backwards. */
+  private decideNext(current: Sequenced, command: Command) {
     // Wall clocks can step back; server_timestamp must not, or replaying the
     // timeline in server_seq order could see time run backwards.
     const now = Math.max(this.clock(), current.lastTimestamp);
     const seq = current.lastSeq + 1;
-    const decision: Decision = decide(current.state, command, now);
-    const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
+    return { decision: decide(current.state, command, now), seq, now };
+  }
+
+  /**
+   * Records a decision: the timeline entry (rejections included, with the
+   * exact reason) and the new resource row. Call inside the command's transaction.
+   */
+  private record(current: Sequenced, decision: Decision, seq: number, now: number, cause: Cause): Sequenced {
     this.store.appendTimeline({
       seq,
       serverTimestamp: now,
@@ -216,8 +229,9 @@ export class ResourceObject extends DurableObject<Env> {
       versionAfter: decision.state.version,
       rulesVersion: decision.state.rulesVersion,
     });
+    const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
     this.store.saveResource(next);
-    return { next, decision, seq, now };
+    return next;
   }
 
   /**
