@@ -1,9 +1,17 @@
-import { exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../src/index";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
-/** Sends a request through the Worker's real fetch handler (routing, middleware, Durable Objects). */
-export function call(
+/**
+ * Sends a request to the Worker's real fetch handler (routing, middleware,
+ * real local Durable Objects, KV, D1) inside workerd. It calls the handler
+ * directly rather than through `exports.default.fetch`, whose dispatch in the
+ * test pool slows down with every request a file makes (workers-sdk #15446);
+ * see docs/decisions.md.
+ */
+export async function call(
   method: string,
   path: string,
   options: { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: string | null } = {},
@@ -16,7 +24,8 @@ export function call(
     body = JSON.stringify(options.body);
     headers["Content-Type"] ??= "application/json";
   }
-  return exports.default.fetch(new Request(`http://engine.test${path}`, { method, headers, body }));
+  const request = new Request(`http://engine.test${path}`, { method, headers, body });
+  return worker.fetch(request, env, createExecutionContext());
 }
 
 let counter = 0;

@@ -17,7 +17,9 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 function unauthenticated(message: string): AppError {
-  return new AppError("UNAUTHENTICATED", message, undefined, { "WWW-Authenticate": 'Bearer realm="reservation-engine"' });
+  return new AppError("UNAUTHENTICATED", message, undefined, {
+    "WWW-Authenticate": 'Bearer realm="reservation-engine"',
+  });
 }
 
 /** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110). */

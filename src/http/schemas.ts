@@ -29,9 +29,17 @@ const metadata = z.custom<Record<string, Json>>().superRefine((value, ctx) => {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     ctx.addIssue({ code: "custom", message: "must be a JSON object", params: { issue: "invalid_type" } });
   } else if (!nestsWithin(value, MAX_METADATA_DEPTH)) {
-    ctx.addIssue({ code: "custom", message: `must nest at most ${MAX_METADATA_DEPTH} levels`, params: { issue: "too_deep" } });
+    ctx.addIssue({
+      code: "custom",
+      message: `must nest at most ${MAX_METADATA_DEPTH} levels`,
+      params: { issue: "too_deep" },
+    });
   } else if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
-    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`, params: { issue: "too_big" } });
+    ctx.addIssue({
+      code: "custom",
+      message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+      params: { issue: "too_big" },
+    });
   }
 });
 
