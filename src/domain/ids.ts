@@ -18,8 +18,14 @@ export function isResourceId(value: string): boolean {
   return RESOURCE_ID_PATTERN.test(value);
 }
 
+let lastPrefix = { resourceId: "", prefix: "" };
+
 export function newReservationId(resourceId: string): string {
-  return `${RESERVATION_PREFIX}${base64url(new TextEncoder().encode(resourceId))}.${randomToken(16)}`;
+  // A Durable Object mints ids for one resource only: encode its part once.
+  if (lastPrefix.resourceId !== resourceId) {
+    lastPrefix = { resourceId, prefix: `${RESERVATION_PREFIX}${base64url(new TextEncoder().encode(resourceId))}.` };
+  }
+  return `${lastPrefix.prefix}${randomToken(16)}`;
 }
 
 /** The resource that owns a reservation id, or null when the id is malformed. */

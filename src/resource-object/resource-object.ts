@@ -45,7 +45,7 @@ export interface TimelinePage {
   nextAfterSeq: number | null;
 }
 
-/** Why a commit ran: the request that caused it and who asked, for the timeline. */
+/** Why a decision was made: the request that caused it and who asked, for the timeline. */
 interface Cause {
   type: string;
   requestId: string;
@@ -54,11 +54,24 @@ interface Cause {
   detail?: Record<string, Json>;
 }
 
+/** A decided command, ready to be recorded: its timeline entry, the new state and the reply. */
+interface Decided {
+  entry: TimelineEntry;
+  next: Sequenced;
+  reply: Reply;
+  /** Which part of the resource row changed: just the counters (the hot path) or more. */
+  write: "counters" | "whole";
+}
+
 /**
  * One resource's single source of truth. Every command runs to completion in
  * one `transactionSync` with no `await` inside: the object handles one event
  * at a time, so commits are serialized and atomic, and a crash mid-command
  * leaves nothing half-written.
+ *
+ * Commands answer with a rendered reply (status, headers, body), because an
+ * idempotent command must store its first reply in the same transaction as
+ * its decision, and replay exactly those bytes.
  */
 export class ResourceObject extends DurableObject<Env> {
   /** The one clock (epoch ms). Tests replace it to move time without sleeping. */
@@ -84,15 +97,12 @@ export class ResourceObject extends DurableObject<Env> {
     // The schema must exist before the idempotency record can be looked up.
     // No await separates this from the command, so nothing can run between.
     if (!this.current) this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
-    return this.idempotent(input.idempotency, input.requestId, () => {
-      if (this.current) {
-        return { reply: errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId) };
-      }
+    return this.commit(input.idempotency, input.requestId, () => {
+      if (this.current) return errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId);
       const now = this.clock();
       const state = createResource(input.spec, now);
       const next: Sequenced = { state, lastSeq: 1, lastTimestamp: now };
-      this.store.saveResource(next);
-      this.store.appendTimeline({
+      const entry: TimelineEntry = {
         seq: 1,
         serverTimestamp: now,
         type: "resource.create",
@@ -106,13 +116,8 @@ export class ResourceObject extends DurableObject<Env> {
         versionBefore: 0,
         versionAfter: state.version,
         rulesVersion: state.rulesVersion,
-      });
-      const reply: Reply = {
-        status: 201,
-        headers: { Location: `/resources/${state.id}`, ETag: `"${state.version}"` },
-        body: JSON.stringify(resourceJson(state)),
       };
-      return { reply, next };
+      return { entry, next, reply: resourceReply(state, 201), write: "whole" };
     });
   }
 
@@ -121,9 +126,9 @@ export class ResourceObject extends DurableObject<Env> {
   }
 
   reserve(input: ReserveInput): CommandReply {
-    return this.idempotent(input.idempotency, input.requestId, () => {
+    return this.commit(input.idempotency, input.requestId, () => {
       const current = this.current;
-      if (!current) return { reply: notFound(input.requestId) };
+      if (!current) return notFound(input.requestId);
       const { quantity, hold } = input;
       const { decision, seq, now } = this.decideNext(current, { type: "reserve", quantity, hold });
       const cause: Cause = {
@@ -134,10 +139,7 @@ export class ResourceObject extends DurableObject<Env> {
         detail: { hold },
       };
       if (decision.outcome === "REJECTED") {
-        return {
-          reply: refusalReply(decision.code, input.requestId),
-          next: this.record(current, decision, seq, now, cause),
-        };
+        return this.decided(current, decision, seq, now, cause, refusalReply(decision.code, input.requestId));
       }
       const reservation: Reservation = {
         id: newReservationId(current.state.id),
@@ -154,17 +156,14 @@ export class ResourceObject extends DurableObject<Env> {
         expiredAt: null,
         checkedInAt: null,
       };
-      this.store.insertReservation(reservation, input.requestId);
-      const next = this.record(current, decision, seq, now, {
-        ...cause,
-        detail: { hold, reservation_id: reservation.id, expires_at: reservation.expiresAt },
-      });
+      this.store.insertReservation(reservation);
+      cause.detail = { hold, reservation_id: reservation.id, expires_at: reservation.expiresAt };
       const reply: Reply = {
         status: 201,
         headers: { Location: `/reservations/${reservation.id}` },
         body: JSON.stringify(reservationJson(reservation)),
       };
-      return { reply, next };
+      return this.decided(current, decision, seq, now, cause, reply);
     });
   }
 
@@ -173,11 +172,11 @@ export class ResourceObject extends DurableObject<Env> {
     return this.store.getReservation(id, this.current.state.id);
   }
 
-  close(input: { requestId: string }): ResourceState | null {
+  close(input: { requestId: string }): CommandReply {
     return this.adminCommand({ type: "close" }, "resource.close", input.requestId);
   }
 
-  reopen(input: { requestId: string }): ResourceState | null {
+  reopen(input: { requestId: string }): CommandReply {
     return this.adminCommand({ type: "reopen" }, "resource.reopen", input.requestId);
   }
 
@@ -189,15 +188,21 @@ export class ResourceObject extends DurableObject<Env> {
     return { items, nextAfterSeq: more ? last.seq : null };
   }
 
-  private adminCommand(command: Command, type: string, requestId: string): ResourceState | null {
-    const current = this.current;
-    if (!current) return null;
-    const next = this.ctx.storage.transactionSync(() => {
+  private adminCommand(command: Command, type: string, requestId: string): CommandReply {
+    return this.commit(undefined, requestId, () => {
+      const current = this.current;
+      if (!current) return notFound(requestId);
       const { decision, seq, now } = this.decideNext(current, command);
-      return this.record(current, decision, seq, now, { type, requestId });
+      const decided = this.decided(
+        current,
+        decision,
+        seq,
+        now,
+        { type, requestId },
+        resourceReply(decision.state, 200),
+      );
+      return { ...decided, write: "whole" };
     });
-    this.current = next;
-    return next.state;
   }
 
   /** Decides a command at the next `server_seq`, with a server time that never goes backwards. */
@@ -209,12 +214,16 @@ export class ResourceObject extends DurableObject<Env> {
     return { decision: decide(current.state, command, now), seq, now };
   }
 
-  /**
-   * Records a decision: the timeline entry (rejections included, with the
-   * exact reason) and the new resource row. Call inside the command's transaction.
-   */
-  private record(current: Sequenced, decision: Decision, seq: number, now: number, cause: Cause): Sequenced {
-    this.store.appendTimeline({
+  /** The timeline entry of a decision (rejections included, with the exact reason) and the new state. */
+  private decided(
+    current: Sequenced,
+    decision: Decision,
+    seq: number,
+    now: number,
+    cause: Cause,
+    reply: Reply,
+  ): Decided {
+    const entry: TimelineEntry = {
       seq,
       serverTimestamp: now,
       type: cause.type,
@@ -228,23 +237,20 @@ export class ResourceObject extends DurableObject<Env> {
       versionBefore: current.state.version,
       versionAfter: decision.state.version,
       rulesVersion: decision.state.rulesVersion,
-    });
+    };
     const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
-    this.store.saveResource(next);
-    return next;
+    return { entry, next, reply, write: "counters" };
   }
 
   /**
-   * Runs a command in one transaction together with its idempotency record:
-   * a retry with the same key and fingerprint gets the stored reply, one with
-   * another fingerprint gets 422, and the first reply is stored in the same
-   * transaction as the decision, so a key can never decide twice.
+   * Runs a command in one transaction and records its decision: the timeline
+   * entry, the resource row and, under an `Idempotency-Key`, the first reply in
+   * that same entry. A retry with the same key and fingerprint gets the stored
+   * reply, one with another fingerprint gets 422, so a key never decides twice.
+   * A command answered without a decision (404, 409 RESOURCE_EXISTS) records
+   * nothing: a retry gets the same answer anyway.
    */
-  private idempotent(
-    idempotency: Idempotency | undefined,
-    requestId: string,
-    run: () => { reply: Reply; next?: Sequenced },
-  ): CommandReply {
+  private commit(idempotency: Idempotency | undefined, requestId: string, run: () => Decided | Reply): CommandReply {
     const { reply, next, replayed } = this.ctx.storage.transactionSync(() => {
       const stored = idempotency ? this.store.findReply(idempotency.key) : null;
       if (stored && idempotency) {
@@ -256,17 +262,21 @@ export class ResourceObject extends DurableObject<Env> {
         return { reply, replayed: true };
       }
       const result = run();
-      // Only decisions are remembered: a 404 or 409 RESOURCE_EXISTS before any
-      // decision is answered the same way on a retry anyway.
-      if (idempotency && result.next) {
-        const now = result.next.lastTimestamp;
-        this.store.saveReply(idempotency.key, { ...result.reply, fingerprint: idempotency.fingerprint }, now);
-      }
-      return { ...result, replayed: false };
+      if (!("entry" in result)) return { reply: result, replayed: false };
+      this.store.appendTimeline(result.entry, idempotency && { ...idempotency, ...result.reply });
+      if (result.write === "whole") this.store.saveResource(result.next);
+      else this.store.saveCounters(result.next);
+      return { reply: result.reply, next: result.next, replayed: false };
     });
     if (next) this.current = next;
     return { ...reply, replayed };
   }
+}
+
+function resourceReply(state: ResourceState, status: 200 | 201): Reply {
+  const headers: Record<string, string> = { ETag: `"${state.version}"` };
+  if (status === 201) headers.Location = `/resources/${state.id}`;
+  return { status, headers, body: JSON.stringify(resourceJson(state)) };
 }
 
 function notFound(requestId: string): Reply {

@@ -5,7 +5,9 @@
  * lives in a one-row `schema_version` table instead.
  */
 const MIGRATIONS: string[] = [
-  // v1: the resource, its reservations, its timeline and idempotency records.
+  // v1: the resource, its reservations and its timeline. A timeline entry also
+  // holds the idempotency record of the request that caused it, so an
+  // idempotent commit writes one row less.
   `CREATE TABLE schema_version (version INTEGER NOT NULL);
    INSERT INTO schema_version (version) VALUES (0);
    CREATE TABLE resource (
@@ -37,12 +39,11 @@ const MIGRATIONS: string[] = [
      client_id TEXT NOT NULL,
      quantity INTEGER NOT NULL CHECK (quantity >= 1),
      status TEXT NOT NULL,
-     server_seq INTEGER NOT NULL UNIQUE,
+     server_seq INTEGER NOT NULL,
      server_timestamp INTEGER NOT NULL,
      expires_at INTEGER,
      rules_version INTEGER NOT NULL,
      metadata TEXT NOT NULL,
-     request_id TEXT NOT NULL,
      cancelled_at INTEGER,
      expired_at INTEGER,
      checked_in_at INTEGER
@@ -60,16 +61,15 @@ const MIGRATIONS: string[] = [
      detail TEXT NOT NULL,
      version_before INTEGER NOT NULL,
      version_after INTEGER NOT NULL,
-     rules_version INTEGER NOT NULL
+     rules_version INTEGER NOT NULL,
+     idempotency_key TEXT,
+     fingerprint TEXT,
+     reply_status INTEGER,
+     reply_headers TEXT,
+     reply_body TEXT
    );
-   CREATE TABLE idempotency (
-     key TEXT PRIMARY KEY,
-     fingerprint TEXT NOT NULL,
-     status INTEGER NOT NULL,
-     headers TEXT NOT NULL,
-     body TEXT NOT NULL,
-     created_at INTEGER NOT NULL
-   );`,
+
+   CREATE UNIQUE INDEX timeline_idempotency_key ON timeline (idempotency_key) WHERE idempotency_key IS NOT NULL;`,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { isResourceId } from "../domain/ids";
-import type { ResourceState } from "../domain/resource";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
@@ -39,17 +38,18 @@ resources.post("/", async (c) => {
 
 resources.get("/:id", async (c) => {
   const state = await resourceStub(c.env, knownResourceId(c.req.param("id"))).get();
-  return resourceResponse(c.json.bind(c), state);
+  if (!state) throw resourceNotFound();
+  return c.json(resourceJson(state), 200, { ETag: `"${state.version}"` });
 });
 
 resources.post("/:id/close", async (c) => {
   const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  return resourceResponse(c.json.bind(c), await stub.close({ requestId: c.get("requestId") }));
+  return sendReply(c, await stub.close({ requestId: c.get("requestId") }));
 });
 
 resources.post("/:id/reopen", async (c) => {
   const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  return resourceResponse(c.json.bind(c), await stub.reopen({ requestId: c.get("requestId") }));
+  return sendReply(c, await stub.reopen({ requestId: c.get("requestId") }));
 });
 
 /** A path id that cannot name a resource is answered like an unknown one, without asking any object. */
@@ -60,12 +60,4 @@ export function knownResourceId(id: string): string {
 
 export function resourceNotFound(): AppError {
   return new AppError("NOT_FOUND", "Resource not found.");
-}
-
-function resourceResponse(
-  json: (body: unknown, status: 200, headers: Record<string, string>) => Response,
-  state: ResourceState | null,
-): Response {
-  if (!state) throw resourceNotFound();
-  return json(resourceJson(state), 200, { ETag: `"${state.version}"` });
 }
