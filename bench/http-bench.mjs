@@ -16,8 +16,8 @@
 //        --append (add a section to bench/RESULTS-http.md instead of replacing it)
 //        --keep-state (keep the persist dir)
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { appendFile, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -335,11 +335,43 @@ async function settledResource(base, id, headers) {
   return last;
 }
 
+// ---------------------------------------------------------------- source watch
+
+/**
+ * wrangler dev watches src/ and rebuilds on any change, so an edit made during
+ * a run (by anyone working in the repo) changes the code under test and costs
+ * CPU. A hash of src/ and wrangler.toml taken before and after each scenario
+ * detects that; such a run is marked as failed.
+ */
+function sourceFingerprint() {
+  const hash = createHash("sha256");
+  const files = readdirSync(path.join(ROOT, "src"), { recursive: true })
+    .map((f) => path.join("src", f))
+    .filter((f) => statSync(path.join(ROOT, f)).isFile())
+    .sort();
+  for (const f of [...files, "wrangler.toml"]) {
+    hash.update(`${f}\0`);
+    hash.update(readFileSync(path.join(ROOT, f)));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
 // ---------------------------------------------------------------- report
 
 function versionOf(cmd, argv) {
   const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8" });
   return (r.stdout || "").trim().split("\n").pop() || "unknown";
+}
+
+/** Read-only git queries: the commit and whether src/ or wrangler.toml differ from it. */
+function gitDescription() {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" });
+  if (head.status !== 0) return "unknown";
+  const dirty = spawnSync("git", ["status", "--porcelain", "--", "src", "wrangler.toml"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  return `${head.stdout.trim()}${dirty.stdout.trim() ? " + uncommitted changes in src/ or wrangler.toml" : ""}`;
 }
 
 function packageVersion(name) {
@@ -361,6 +393,7 @@ function environment() {
     wrangler: packageVersion("wrangler"),
     workerd: `${packageVersion("workerd")} (${versionOf(path.join(ROOT, "node_modules", ".bin", "workerd"), ["--version"])})`,
     autocannon: packageVersion("autocannon"),
+    git: gitDescription(),
   };
 }
 
@@ -374,6 +407,7 @@ function markdownTable(rows) {
       .map(([c, n]) => `${c}: ${n}`)
       .join(", ");
     let checks = r.ok ? "pass" : "FAIL";
+    if (r.source_changed_during_run) checks += " (src/ changed during the run: wrangler dev reloaded)";
     if (r.scenario === "hot") {
       checks += ` (confirmed ${r.confirmed} / 201s ${r.created_201}, diff ${r.mismatch_confirmed_minus_201}, unanswered at stop ${r.unanswered_at_stop})`;
     }
@@ -394,6 +428,7 @@ function resultsSection(env, table, serverCommand, logErrors) {
     `- server command: \`${serverCommand.replace(token, "<random>")}\``,
     `- machine: nproc ${env.nproc}, ${env.total_memory_gib} GiB total memory, ${env.cpu}; 1-min load average at start ${env.loadavg_1m_at_start}`,
     `- Node ${env.node}, wrangler ${env.wrangler}, workerd ${env.workerd}, autocannon ${env.autocannon}`,
+    `- code: git ${env.git}; src/ fingerprint ${sourceAtStart}`,
     "- req/s mean and median are over autocannon's one-second samples; latency over all responses",
     `- wrangler log: ${logErrors.length} error line(s)`,
     "",
@@ -414,6 +449,7 @@ function sleep(ms) {
 // ---------------------------------------------------------------- main
 
 const loadAtStart = round(os.loadavg()[0]);
+const sourceAtStart = sourceFingerprint();
 
 async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
@@ -429,7 +465,11 @@ async function main() {
   const rows = [];
   for (const name of scenarios) {
     console.error(`http-bench: ${name}: ${connections} connections for ${duration} s`);
-    const row = name === "health" ? await scenarioHealth(base) : await scenarioHot(base);
+    const measured = name === "health" ? await scenarioHealth(base) : await scenarioHot(base);
+    const changed = sourceFingerprint() !== sourceAtStart;
+    if (changed)
+      console.error(`http-bench: src/ or wrangler.toml changed during the ${name} run; wrangler dev reloaded`);
+    const row = { ...measured, source_changed_during_run: changed, ok: measured.ok && !changed };
     console.log(JSON.stringify(row));
     rows.push(row);
   }
@@ -446,7 +486,7 @@ async function main() {
   if (args.append) await appendFile(RESULTS_FILE, `\n${section}`);
   else writeFileSync(RESULTS_FILE, `# HTTP benchmark results\n\n${section}`);
   console.error(`http-bench: wrote ${path.relative(ROOT, RESULTS_FILE)}`);
-  return rows.every((r) => r.ok) ? 0 : 1;
+  return rows.every((r) => r.ok) && logErrors.length === 0 ? 0 : 1;
 }
 
 let exitCode = 1;

@@ -18,18 +18,28 @@ function ensureAdminToken() {
   return { token, created: true };
 }
 
-const wrangler = ["exec", "--", "wrangler"];
-const migrate = spawnSync("npm", [...wrangler, "d1", "migrations", "apply", "DB", "--local"], {
+const wrangler = "node_modules/.bin/wrangler";
+const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], {
   stdio: "inherit",
   env: { ...process.env, CI: "true" }, // no interactive confirmation prompt
 });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
+const port = process.env.PORT ?? "8787";
 const { token, created } = ensureAdminToken();
 console.log(`\n${created ? "Created" : "Using"} ${DEV_VARS} with the development admin key:\n  ADMIN_TOKEN=${token}\n`);
-console.log(`Try: curl -H "Authorization: Bearer ${token}" http://localhost:8787/health\n`);
+console.log(`Try: curl -H "Authorization: Bearer ${token}" http://localhost:${port}/health\n`);
 
-const port = process.env.PORT ?? "8787";
-const dev = spawn("npm", [...wrangler, "dev", "--port", port, ...process.argv.slice(2)], { stdio: "inherit" });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
+// wrangler dev starts workerd children: run it in its own process group and
+// stop the whole group, so no workerd outlives `npm start`.
+const dev = spawn(wrangler, ["dev", "--port", port, ...process.argv.slice(2)], { stdio: "inherit", detached: true });
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    try {
+      process.kill(-dev.pid, signal);
+    } catch {
+      // already gone
+    }
+  });
+}
 dev.on("exit", (code) => process.exit(code ?? 0));
