@@ -75,6 +75,7 @@ const token = `bench_${randomBytes(24).toString("base64url")}`;
 let server = null; // { child, pgid, exited }
 let activeLoad = null; // the running autocannon instance, stopped on a signal
 let cleanupPromise = null;
+let interrupted = false;
 
 function portIsFree(port) {
   return new Promise((resolve) => {
@@ -197,6 +198,7 @@ process.on("exit", () => {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
     console.error(`\nhttp-bench: ${signal}, stopping`);
+    interrupted = true;
     activeLoad?.stop();
     cleanup().finally(() => process.exit(128 + (os.constants.signals[signal] ?? 2)));
   });
@@ -397,12 +399,24 @@ function environment() {
   };
 }
 
+const COLUMNS = [
+  // [header, right-aligned?]
+  ["scenario", false],
+  ["connections", true],
+  ["duration s", true],
+  ["req/s mean", true],
+  ["req/s median", true],
+  ["latency p50 ms", true],
+  ["latency p99 ms", true],
+  ["responses", true],
+  ["status codes", false],
+  ["errors / timeouts", true],
+  ["checks", false],
+];
+
+/** A Markdown table padded the way `biome check` formats Markdown, so `npm run lint` stays clean. */
 function markdownTable(rows) {
-  const lines = [
-    "| scenario | connections | duration s | req/s mean | req/s median | latency p50 ms | latency p99 ms | responses | status codes | errors / timeouts | checks |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
-  ];
-  for (const r of rows) {
+  const body = rows.map((r) => {
     const codes = Object.entries(r.status)
       .map(([c, n]) => `${c}: ${n}`)
       .join(", ");
@@ -411,11 +425,17 @@ function markdownTable(rows) {
     if (r.scenario === "hot") {
       checks += ` (confirmed ${r.confirmed} / 201s ${r.created_201}, diff ${r.mismatch_confirmed_minus_201}, unanswered at stop ${r.unanswered_at_stop})`;
     }
-    lines.push(
-      `| ${r.scenario} | ${r.connections} | ${r.duration_s} | ${r.rps_mean} | ${r.rps_median} | ${r.latency_p50_ms} | ${r.latency_p99_ms} | ${r.responses} | ${codes} | ${r.errors} / ${r.timeouts} | ${checks} |`,
-    );
-  }
-  return lines.join("\n");
+    const cells = [r.scenario, r.connections, r.duration_s, r.rps_mean, r.rps_median, r.latency_p50_ms];
+    cells.push(r.latency_p99_ms, r.responses, codes, `${r.errors} / ${r.timeouts}`, checks);
+    return cells.map(String);
+  });
+  const widths = COLUMNS.map(([h], i) => Math.max(h.length, 3, ...body.map((cells) => cells[i].length)));
+  const line = (cells) => `| ${cells.join(" | ")} |`;
+  const pad = (text, i) => (COLUMNS[i][1] ? text.padStart(widths[i]) : text.padEnd(widths[i]));
+  const rule = COLUMNS.map(([, right], i) => (right ? `${"-".repeat(widths[i] - 1)}:` : "-".repeat(widths[i])));
+  return [line(COLUMNS.map(([h], i) => pad(h, i))), line(rule), ...body.map((cells) => line(cells.map(pad)))].join(
+    "\n",
+  );
 }
 
 function resultsSection(env, table, serverCommand, logErrors) {
@@ -465,11 +485,13 @@ async function main() {
   const rows = [];
   for (const name of scenarios) {
     console.error(`http-bench: ${name}: ${connections} connections for ${duration} s`);
+    if (interrupted) throw new Error("interrupted");
     const measured = name === "health" ? await scenarioHealth(base) : await scenarioHot(base);
     const changed = sourceFingerprint() !== sourceAtStart;
     if (changed)
       console.error(`http-bench: src/ or wrangler.toml changed during the ${name} run; wrangler dev reloaded`);
     const row = { ...measured, source_changed_during_run: changed, ok: measured.ok && !changed };
+    if (interrupted) throw new Error("interrupted");
     console.log(JSON.stringify(row));
     rows.push(row);
   }
@@ -493,9 +515,11 @@ let exitCode = 1;
 try {
   exitCode = await main();
 } catch (error) {
-  console.error(`http-bench: ${error?.stack ?? error}`);
-  console.error(`http-bench: wrangler log: ${logFile}`);
+  if (!interrupted) {
+    console.error(`http-bench: ${error?.stack ?? error}`);
+    console.error(`http-bench: wrangler log: ${logFile}`);
+  }
 } finally {
   await cleanup();
 }
-process.exit(exitCode);
+process.exit(interrupted ? 130 : exitCode);

@@ -4,6 +4,7 @@ import { AppError, errorResponse, notFound, onError } from "./http/errors";
 import { requestId } from "./http/request-id";
 import type { AppEnv } from "./http/types";
 import { admin } from "./routes/admin";
+import { availability } from "./routes/availability";
 import { ops } from "./routes/ops";
 import { reservations } from "./routes/reservations";
 import { resources } from "./routes/resources";
@@ -21,6 +22,7 @@ export function createApp(): Hono<AppEnv> {
     }),
   );
   app.route("/", ops);
+  app.route("/availability", availability);
   app.route("/resources", resources);
   app.route("/reservations", reservations);
   app.route("/admin", admin);

@@ -1,4 +1,4 @@
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../src/index";
 
@@ -52,4 +52,23 @@ export function reserve(
     body: { resource_id: resourceId, client_id: "client-1", quantity: 1, ...fields },
     headers,
   });
+}
+
+/**
+ * Runs a resource object's alarm until its outbox is empty and no alarm is
+ * pending: D1 holds its history and KV its latest snapshot (KV writes wait
+ * out their one-second spacing, so this may take a second or two).
+ */
+export async function settle(resourceId: string): Promise<void> {
+  const stub = env.RESOURCE_OBJECT.get(env.RESOURCE_OBJECT.idFromName(resourceId));
+  for (let i = 0; i < 50; i++) {
+    await runDurableObjectAlarm(stub);
+    const idle = await runInDurableObject(
+      stub,
+      async (o, state) => o.outboxBacklog() === 0 && (await state.storage.getAlarm()) === null,
+    );
+    if (idle) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the outbox of ${resourceId} did not settle`);
 }

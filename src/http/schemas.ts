@@ -88,3 +88,39 @@ export const TimelineQuery = z.strictObject({
 
 /** `Idempotency-Key`: 1–255 printable ASCII characters. */
 export const IdempotencyKey = z.string().regex(/^[\x20-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters");
+
+/** `?resource_id=` for one resource, or `?resource_ids=a,b,c` for up to 100. */
+export const AvailabilityQuery = z
+  .strictObject({
+    resource_id: resourceId.optional(),
+    resource_ids: z
+      .string()
+      .transform((s) => [...new Set(s.split(","))])
+      .pipe(z.array(resourceId).min(1).max(100))
+      .optional(),
+  })
+  .refine((q) => (q.resource_id === undefined) !== (q.resource_ids === undefined), {
+    message: "give exactly one of resource_id and resource_ids",
+    path: ["resource_id"],
+  });
+
+const cursor = z.string().max(200);
+
+export const ListResourcesQuery = z.strictObject({
+  type: text(64).optional(),
+  state: z.enum(["OPEN", "CLOSED"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: cursor.optional(),
+});
+
+export const ExportQuery = z
+  .strictObject({
+    resource_id: resourceId.optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    format: z.enum(["csv", "ndjson"]).default("ndjson"),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
+    message: "from must be before to",
+    path: ["to"],
+  });

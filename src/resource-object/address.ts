@@ -1,7 +1,7 @@
 import type { ResourceObject } from "./resource-object";
 
 /** The RPC methods the Worker calls on a resource's object. */
-type RpcMethod = "create" | "get" | "reserve" | "getReservation" | "close" | "reopen" | "timeline";
+type RpcMethod = "create" | "get" | "availability" | "reserve" | "getReservation" | "close" | "reopen" | "timeline";
 
 /**
  * The object's methods as the Worker sees them: same arguments, results

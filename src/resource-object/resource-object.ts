@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { config } from "../config";
 import { newReservationId } from "../domain/ids";
 import type { Reservation } from "../domain/reservation";
 import {
@@ -11,8 +12,17 @@ import {
   type ResourceState,
 } from "../domain/resource";
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
+import { type Availability, availabilityOf, putAvailability } from "../storage/availability-cache";
+import { DRAIN_BATCH, drainToHistory } from "./outbox";
 import { migrate, schemaVersion } from "./schema";
-import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+import { type OutboxState, ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+
+/** How soon after a commit the alarm drains the outbox: batches bursts, keeps history lag well under 2 s. */
+const DRAIN_DELAY_MS = 100;
+/** KV accepts at most one write per key per second. */
+const KV_WRITE_INTERVAL_MS = 1000;
+/** Drain batches per alarm run before yielding to a fresh alarm. */
+const MAX_BATCHES_PER_ALARM = 20;
 
 /** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
 export interface Idempotency {
@@ -77,12 +87,18 @@ export class ResourceObject extends DurableObject<Env> {
   /** The one clock (epoch ms). Tests replace it to move time without sleeping. */
   clock: () => number = () => Date.now();
 
+  /** The bindings the alarm writes to; tests wrap them to inject faults. */
+  bindings: { db: D1Database; kv: KVNamespace };
+
   private readonly store: ResourceStore;
   /** In-memory copy of the committed resource row; replaced only after a commit succeeds. */
   private current: Sequenced | null = null;
+  /** An alarm is set and has not started yet: commits need not set another. */
+  private alarmPending = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.bindings = { db: env.DB, kv: env.AVAILABILITY };
     this.store = new ResourceStore(ctx.storage.sql);
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
@@ -90,6 +106,9 @@ export class ResourceObject extends DurableObject<Env> {
       if (schemaVersion(ctx.storage.sql) === 0) return;
       ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
       this.current = this.store.loadResource();
+      // Work left in the outbox by a previous life of this object (crash, eviction).
+      this.alarmPending = (await ctx.storage.getAlarm()) !== null;
+      if (this.current && this.outboxBehind(this.store.outboxState())) this.scheduleAlarm(0);
     });
   }
 
@@ -125,6 +144,60 @@ export class ResourceObject extends DurableObject<Env> {
     return this.current?.state ?? null;
   }
 
+  /** The current availability snapshot, for a KV miss. */
+  availability(): Availability | null {
+    return this.current ? availabilityOf(this.current.state, this.clock()) : null;
+  }
+
+  /** How many timeline entries have not reached D1 yet. */
+  outboxBacklog(): number {
+    return this.current ? this.current.lastSeq - this.store.outboxState().drainedSeq : 0;
+  }
+
+  /**
+   * Drains the outbox: timeline entries to D1 history, then the availability
+   * snapshot to KV (at most once per second). A failure leaves the rows where
+   * they are and retries with exponential backoff; commits go on meanwhile.
+   * Alarms may fire more than once: every step is idempotent.
+   */
+  override async alarm(): Promise<void> {
+    this.alarmPending = false;
+    if (!this.current) return;
+    const outbox = this.store.outboxState();
+    let retryIn: number | null = null;
+    try {
+      await this.drainHistory(outbox);
+      outbox.failures = 0;
+    } catch (err) {
+      outbox.failures += 1;
+      retryIn = backoff(outbox.failures);
+      logWarn("history drain failed", this.current.state.id, err, { failures: outbox.failures, retry_in_ms: retryIn });
+    }
+    const state = this.current.state;
+    if (state.version !== outbox.kvVersion) {
+      const wait = outbox.kvWrittenAt + KV_WRITE_INTERVAL_MS - Date.now();
+      if (wait > 0) {
+        retryIn = Math.min(retryIn ?? wait, wait);
+      } else {
+        try {
+          await putAvailability(
+            this.bindings.kv,
+            availabilityOf(state, this.clock()),
+            config(this.env).AVAILABILITY_TTL_SECONDS,
+          );
+          outbox.kvVersion = state.version;
+          outbox.kvWrittenAt = Date.now();
+        } catch (err) {
+          retryIn = Math.min(retryIn ?? KV_WRITE_INTERVAL_MS, KV_WRITE_INTERVAL_MS);
+          logWarn("availability refresh failed", state.id, err);
+        }
+      }
+    }
+    this.ctx.storage.transactionSync(() => this.store.saveOutboxState(outbox));
+    if (retryIn === null && this.outboxBehind(outbox)) retryIn = DRAIN_DELAY_MS;
+    if (retryIn !== null) this.scheduleAlarm(retryIn);
+  }
+
   reserve(input: ReserveInput): CommandReply {
     return this.commit(input.idempotency, input.requestId, () => {
       const current = this.current;
@@ -157,7 +230,12 @@ export class ResourceObject extends DurableObject<Env> {
         checkedInAt: null,
       };
       this.store.insertReservation(reservation);
-      cause.detail = { hold, reservation_id: reservation.id, expires_at: reservation.expiresAt };
+      cause.detail = {
+        hold,
+        reservation_id: reservation.id,
+        status: reservation.status,
+        expires_at: reservation.expiresAt,
+      };
       const reply: Reply = {
         status: 201,
         headers: { Location: `/reservations/${reservation.id}` },
@@ -186,6 +264,29 @@ export class ResourceObject extends DurableObject<Env> {
     const last = items.at(-1);
     const more = last !== undefined && items.length === query.limit && last.seq < this.current.lastSeq;
     return { items, nextAfterSeq: more ? last.seq : null };
+  }
+
+  private async drainHistory(outbox: OutboxState): Promise<void> {
+    for (let batch = 0; batch < MAX_BATCHES_PER_ALARM && this.current; batch++) {
+      const entries = this.store.timeline(outbox.drainedSeq, DRAIN_BATCH);
+      const last = entries.at(-1);
+      if (!last) return;
+      await drainToHistory(this.bindings.db, this.store, this.current.state, entries);
+      outbox.drainedSeq = last.seq;
+      this.ctx.storage.transactionSync(() => this.store.saveOutboxState(outbox));
+    }
+  }
+
+  private outboxBehind(outbox: OutboxState): boolean {
+    const current = this.current;
+    return current !== null && (outbox.drainedSeq < current.lastSeq || outbox.kvVersion !== current.state.version);
+  }
+
+  /** Sets the alarm unless one is already pending (the pending one drains everything, or backs off). */
+  private scheduleAlarm(delayMs: number): void {
+    if (this.alarmPending) return;
+    this.alarmPending = true;
+    void this.ctx.storage.setAlarm(Date.now() + delayMs);
   }
 
   private adminCommand(command: Command, type: string, requestId: string): CommandReply {
@@ -268,7 +369,10 @@ export class ResourceObject extends DurableObject<Env> {
       else this.store.saveCounters(result.next);
       return { reply: result.reply, next: result.next, replayed: false };
     });
-    if (next) this.current = next;
+    if (next) {
+      this.current = next;
+      this.scheduleAlarm(DRAIN_DELAY_MS);
+    }
     return { ...reply, replayed };
   }
 }
@@ -281,4 +385,14 @@ function resourceReply(state: ResourceState, status: 200 | 201): Reply {
 
 function notFound(requestId: string): Reply {
   return errorReply("NOT_FOUND", "Resource not found.", requestId);
+}
+
+/** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes. */
+function backoff(failures: number): number {
+  const ceiling = Math.min(300_000, 1000 * 2 ** (failures - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+function logWarn(msg: string, resourceId: string, err: unknown, extra: Record<string, unknown> = {}): void {
+  console.warn(JSON.stringify({ level: "warn", msg, resource_id: resourceId, error: String(err), ...extra }));
 }

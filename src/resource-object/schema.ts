@@ -46,7 +46,8 @@ const MIGRATIONS: string[] = [
      metadata TEXT NOT NULL,
      cancelled_at INTEGER,
      expired_at INTEGER,
-     checked_in_at INTEGER
+     checked_in_at INTEGER,
+     updated_seq INTEGER NOT NULL
    );
    CREATE TABLE timeline (
      seq INTEGER PRIMARY KEY,
@@ -69,6 +70,15 @@ const MIGRATIONS: string[] = [
      reply_body TEXT
    );
 
+   -- The timeline is also the outbox: entries after drained_seq are not in D1 yet.
+   CREATE TABLE outbox_state (
+     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+     drained_seq INTEGER NOT NULL,
+     failures INTEGER NOT NULL,
+     kv_version INTEGER NOT NULL,
+     kv_written_at INTEGER NOT NULL
+   );
+   INSERT INTO outbox_state VALUES (1, 0, 0, 0, 0);
    CREATE UNIQUE INDEX timeline_idempotency_key ON timeline (idempotency_key) WHERE idempotency_key IS NOT NULL;`,
 ];
 

@@ -119,8 +119,8 @@ export class ResourceStore {
   insertReservation(r: Reservation): void {
     this.sql.exec(
       `INSERT INTO reservations (id, client_id, quantity, status, server_seq, server_timestamp,
-         expires_at, rules_version, metadata, cancelled_at, expired_at, checked_in_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         expires_at, rules_version, metadata, cancelled_at, expired_at, checked_in_at, updated_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       r.id,
       r.clientId,
       r.quantity,
@@ -133,27 +133,42 @@ export class ResourceStore {
       r.cancelledAt,
       r.expiredAt,
       r.checkedInAt,
+      r.serverSeq,
     );
   }
 
   getReservation(id: string, resourceId: string): Reservation | null {
     const row = this.sql.exec<Row>("SELECT * FROM reservations WHERE id = ?", id).toArray()[0];
-    if (!row) return null;
+    return row ? toReservation(row, resourceId) : null;
+  }
+
+  /** Reservations with their `updated_seq` (the decision that last changed them), for the history drain. */
+  reservationsForHistory(ids: string[], resourceId: string): (Reservation & { updatedSeq: number })[] {
+    if (ids.length === 0) return [];
+    return this.sql
+      .exec<Row>(`SELECT * FROM reservations WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids)
+      .toArray()
+      .map((row) => ({ ...toReservation(row, resourceId), updatedSeq: row.updated_seq as number }));
+  }
+
+  outboxState(): OutboxState {
+    const row = this.sql.exec<Row>("SELECT * FROM outbox_state").one();
     return {
-      id: row.id as string,
-      resourceId,
-      clientId: row.client_id as string,
-      quantity: row.quantity as number,
-      status: row.status as ReservationStatus,
-      serverTimestamp: row.server_timestamp as number,
-      serverSeq: row.server_seq as number,
-      expiresAt: row.expires_at as number | null,
-      rulesVersion: row.rules_version as number,
-      metadata: JSON.parse(row.metadata as string),
-      cancelledAt: row.cancelled_at as number | null,
-      expiredAt: row.expired_at as number | null,
-      checkedInAt: row.checked_in_at as number | null,
+      drainedSeq: row.drained_seq as number,
+      failures: row.failures as number,
+      kvVersion: row.kv_version as number,
+      kvWrittenAt: row.kv_written_at as number,
     };
+  }
+
+  saveOutboxState(s: OutboxState): void {
+    this.sql.exec(
+      "UPDATE outbox_state SET drained_seq = ?, failures = ?, kv_version = ?, kv_written_at = ?",
+      s.drainedSeq,
+      s.failures,
+      s.kvVersion,
+      s.kvWrittenAt,
+    );
   }
 
   /** Appends a decision, with the idempotency record of its request when there is one. */
@@ -228,4 +243,31 @@ export class ResourceStore {
       body: row.reply_body as string,
     };
   }
+}
+
+/** Progress of the outbox: how far the timeline reached D1, and what KV last got. */
+export interface OutboxState {
+  drainedSeq: number;
+  /** Consecutive failed drains, for the backoff. */
+  failures: number;
+  kvVersion: number;
+  kvWrittenAt: number;
+}
+
+function toReservation(row: Row, resourceId: string): Reservation {
+  return {
+    id: row.id as string,
+    resourceId,
+    clientId: row.client_id as string,
+    quantity: row.quantity as number,
+    status: row.status as ReservationStatus,
+    serverTimestamp: row.server_timestamp as number,
+    serverSeq: row.server_seq as number,
+    expiresAt: row.expires_at as number | null,
+    rulesVersion: row.rules_version as number,
+    metadata: JSON.parse(row.metadata as string),
+    cancelledAt: row.cancelled_at as number | null,
+    expiredAt: row.expired_at as number | null,
+    checkedInAt: row.checked_in_at as number | null,
+  };
 }

@@ -1,10 +1,12 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../http/auth";
+import { exportStream } from "../http/export-stream";
 import { iso } from "../http/render";
-import { TimelineQuery } from "../http/schemas";
+import { ExportQuery, TimelineQuery } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
+import { reservationPages } from "../storage/history";
 import { knownResourceId, resourceNotFound } from "./resources";
 
 export const admin = new Hono<AppEnv>();
@@ -33,5 +35,16 @@ admin.get("/resources/:id/timeline", async (c) => {
       rules_version: e.rulesVersion,
     })),
     next_after_seq: page.nextAfterSeq,
+  });
+});
+
+/** Reservations from the history database, streamed as NDJSON or CSV (RFC 4180), filtered by resource and time. */
+admin.get("/reservations/export", (c) => {
+  const query = readQuery(c, ExportQuery);
+  const pages = reservationPages(c.env.DB, { resourceId: query.resource_id, from: query.from, to: query.to });
+  const csv = query.format === "csv";
+  return c.body(exportStream(pages, query.format), 200, {
+    "Content-Type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+    "Content-Disposition": `attachment; filename="reservations.${query.format}"`,
   });
 });

@@ -4,10 +4,12 @@ import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
 import { resourceJson } from "../http/render";
-import { CreateResourceBody } from "../http/schemas";
+import { CreateResourceBody, ListResourcesQuery } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import { readJson } from "../http/validate";
+import { readJson, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
+import { availabilityKey } from "../storage/availability-cache";
+import { listResources } from "../storage/history";
 
 export const resources = new Hono<AppEnv>();
 resources.use(requireAdmin);
@@ -33,7 +35,21 @@ resources.post("/", async (c) => {
     requestId: c.get("requestId"),
     idempotency,
   });
+  // An earlier lookup may have cached this id as unknown; the object's alarm
+  // writes the real snapshot moments later.
+  if (reply.status === 201 && !reply.replayed) await c.env.AVAILABILITY.delete(availabilityKey(id));
   return sendReply(c, reply);
+});
+
+/** The registry from D1 (may lag the objects by seconds), ordered by id, with an opaque cursor. */
+resources.get("/", async (c) => {
+  const query = readQuery(c, ListResourcesQuery);
+  const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const page = await listResources(c.env.DB, { type: query.type, state: query.state, afterId, limit: query.limit });
+  return c.json({
+    items: page.items.map(resourceJson),
+    next_cursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
+  });
 });
 
 resources.get("/:id", async (c) => {
@@ -60,4 +76,20 @@ export function knownResourceId(id: string): string {
 
 export function resourceNotFound(): AppError {
   return new AppError("NOT_FOUND", "Resource not found.");
+}
+
+function encodeCursor(afterId: string): string {
+  return btoa(JSON.stringify({ after: afterId })).replaceAll("=", "");
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const after = (JSON.parse(atob(cursor)) as { after?: unknown }).after;
+    if (typeof after === "string") return after;
+  } catch {
+    // fall through
+  }
+  throw new AppError("VALIDATION_ERROR", "cursor: not a cursor this API returned", [
+    { field: "query.cursor", issue: "invalid_cursor" },
+  ]);
 }

@@ -1,0 +1,28 @@
+import { Hono } from "hono";
+import { config } from "../config";
+import { AppError } from "../http/errors";
+import { AvailabilityQuery } from "../http/schemas";
+import type { AppEnv } from "../http/types";
+import { readQuery } from "../http/validate";
+import { resourceStub } from "../resource-object/address";
+import { readAvailability } from "../storage/availability-cache";
+
+/** Public, optimistic availability: from KV, at most the TTL behind the truth; it never commits anything. */
+export const availability = new Hono<AppEnv>();
+
+availability.get("/", async (c) => {
+  const query = readQuery(c, AvailabilityQuery);
+  const ttl = config(c.env).AVAILABILITY_TTL_SECONDS;
+  const ids = query.resource_ids ?? [query.resource_id as string];
+  const found = await readAvailability(c.env.AVAILABILITY, ids, ttl, (id) => resourceStub(c.env, id).availability());
+  const headers = {
+    "Cache-Control": `public, max-age=${ttl}`,
+    "X-Cache-Status": found.every((f) => f.cache === "HIT") ? "HIT" : "MISS",
+  };
+  if (query.resource_ids) {
+    return c.json({ items: found.flatMap((f) => (f.value ? [f.value] : [])) }, 200, headers);
+  }
+  const [one] = found;
+  if (!one?.value) throw new AppError("NOT_FOUND", "Resource not found.", undefined, headers);
+  return c.json(one.value, 200, headers);
+});

@@ -1,0 +1,103 @@
+/**
+ * The history database (D1): what spans resources. Written only by the
+ * Durable Objects' outbox drain (idempotent upserts) and read by listings,
+ * exports and operators. Eventually consistent with the objects (seconds).
+ */
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** The resource registry, for listing. Upserted only by a newer `version`. */
+export const resources = sqliteTable(
+  "resources",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    state: text("state").notNull(),
+    capacity: integer("capacity").notNull(),
+    confirmed: integer("confirmed").notNull(),
+    held: integer("held").notNull(),
+    waitingListEnabled: integer("waiting_list_enabled", { mode: "boolean" }).notNull(),
+    bookingOpensAt: integer("booking_opens_at"),
+    bookingClosesAt: integer("booking_closes_at"),
+    maxQuantityPerReservation: integer("max_quantity_per_reservation"),
+    holdTtlSeconds: integer("hold_ttl_seconds").notNull(),
+    metadata: text("metadata").notNull(),
+    version: integer("version").notNull(),
+    rulesVersion: integer("rules_version").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("resources_type_id").on(t.type, t.id), index("resources_state_id").on(t.state, t.id)],
+);
+
+/** Every reservation's latest state. Upserted only by a later `updated_seq`. */
+export const reservations = sqliteTable(
+  "reservations",
+  {
+    id: text("id").primaryKey(),
+    resourceId: text("resource_id").notNull(),
+    clientId: text("client_id").notNull(),
+    quantity: integer("quantity").notNull(),
+    status: text("status").notNull(),
+    serverSeq: integer("server_seq").notNull(),
+    serverTimestamp: integer("server_timestamp").notNull(),
+    expiresAt: integer("expires_at"),
+    rulesVersion: integer("rules_version").notNull(),
+    metadata: text("metadata").notNull(),
+    cancelledAt: integer("cancelled_at"),
+    expiredAt: integer("expired_at"),
+    checkedInAt: integer("checked_in_at"),
+    /** The `server_seq` of the decision that last changed it. */
+    updatedSeq: integer("updated_seq").notNull(),
+  },
+  (t) => [
+    index("reservations_time_id").on(t.serverTimestamp, t.id),
+    index("reservations_resource_time_id").on(t.resourceId, t.serverTimestamp, t.id),
+  ],
+);
+
+/**
+ * The timeline's copy: every decision of every resource, refusals included.
+ * `id` is assigned by D1 in commit order and never reused, so it is the
+ * watermark of the scheduled export; `(resource_id, seq)` makes a re-sent
+ * decision a no-op.
+ */
+export const decisionEvents = sqliteTable(
+  "decision_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    resourceId: text("resource_id").notNull(),
+    seq: integer("seq").notNull(),
+    serverTimestamp: integer("server_timestamp").notNull(),
+    type: text("type").notNull(),
+    requestId: text("request_id").notNull(),
+    clientId: text("client_id"),
+    quantity: integer("quantity"),
+    outcome: text("outcome").notNull(),
+    code: text("code"),
+    reason: text("reason").notNull(),
+    detail: text("detail").notNull(),
+    versionBefore: integer("version_before").notNull(),
+    versionAfter: integer("version_after").notNull(),
+    rulesVersion: integer("rules_version").notNull(),
+    reservationId: text("reservation_id"),
+    reservationStatus: text("reservation_status"),
+  },
+  (t) => [
+    uniqueIndex("decision_events_resource_seq").on(t.resourceId, t.seq),
+    index("decision_events_time").on(t.serverTimestamp),
+  ],
+);
+
+/** One scheduled export: the range of `decision_events.id` it covers and where it wrote. */
+export const exportRuns = sqliteTable("export_runs", {
+  id: text("id").primaryKey(),
+  startedAt: integer("started_at").notNull(),
+  completedAt: integer("completed_at"),
+  status: text("status", { enum: ["started", "completed"] }).notNull(),
+  /** Exclusive lower bound (the previous run's `toId`). */
+  fromId: integer("from_id").notNull(),
+  /** Inclusive upper bound. */
+  toId: integer("to_id").notNull(),
+  rows: integer("rows").notNull(),
+  keys: text("keys").notNull(),
+});

@@ -1,0 +1,85 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { availabilityKey } from "../../src/storage/availability-cache";
+import { call, createResource, reserve, settle, uniqueId } from "../helpers";
+
+const publicGet = (path: string) => call("GET", path, { auth: null });
+
+describe("GET /availability", () => {
+  it("answers MISS from the Durable Object, then HIT from KV, with Cache-Control", async () => {
+    const resource = await createResource({ capacity: 7 });
+    const id = resource.id as string;
+    await env.AVAILABILITY.delete(availabilityKey(id)); // the object's alarm may have filled it already
+
+    const first = await publicGet(`/availability?resource_id=${id}`);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("X-Cache-Status")).toBe("MISS");
+    expect(first.headers.get("Cache-Control")).toBe("public, max-age=60");
+    const body = await first.json<Record<string, unknown>>();
+    expect(body).toMatchObject({
+      resource_id: id,
+      state: "OPEN",
+      capacity: 7,
+      remaining: 7,
+      waiting_list_enabled: false,
+    });
+    expect(body.as_of).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+    const second = await publicGet(`/availability?resource_id=${id}`);
+    expect(second.headers.get("X-Cache-Status")).toBe("HIT");
+    expect(await second.json()).toEqual(body);
+  });
+
+  it("never shows more remaining than the truth had at its as_of", async () => {
+    const resource = await createResource({ capacity: 50 });
+    const id = resource.id as string;
+    const samples: Record<string, any>[] = [];
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 8 }, (_, i) => reserve(id, { client_id: `c-${round}-${i}` })));
+      await settle(id);
+      samples.push(await (await publicGet(`/availability?resource_id=${id}`)).json());
+    }
+    // The timeline says what remained after every decision; a snapshot taken at
+    // as_of must not promise more than the last decision at or before it left.
+    const timeline = await (await call("GET", `/admin/resources/${id}/timeline?limit=1000`)).json<{ items: any[] }>();
+    for (const s of samples) {
+      const before = timeline.items.filter((e) => Date.parse(e.server_timestamp) <= Date.parse(s.as_of));
+      const confirmedThen = before.filter((e) => e.outcome === "ACCEPTED" && e.type === "reservation.reserve").length;
+      expect(s.remaining).toBeLessThanOrEqual(50 - confirmedThen);
+    }
+  });
+
+  it("answers 404 for an unknown id and caches that briefly, until the resource is created", async () => {
+    const id = uniqueId("later");
+    const miss = await publicGet(`/availability?resource_id=${id}`);
+    expect(miss.status).toBe(404);
+    expect(await miss.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+    const cached = await publicGet(`/availability?resource_id=${id}`);
+    expect(cached.status).toBe(404);
+    expect(cached.headers.get("X-Cache-Status")).toBe("HIT");
+
+    await createResource({ id, capacity: 3 });
+    const found = await publicGet(`/availability?resource_id=${id}`);
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({ remaining: 3 });
+  });
+
+  it("answers a batch with one item per known id", async () => {
+    const a = await createResource({ capacity: 1 });
+    const b = await createResource({ capacity: 2 });
+    const res = await publicGet(`/availability?resource_ids=${a.id},${uniqueId("nope")},${b.id}`);
+    expect(res.status).toBe(200);
+    const body = await res.json<{ items: { resource_id: string; remaining: number }[] }>();
+    expect(body.items.map((i) => [i.resource_id, i.remaining])).toEqual([
+      [a.id, 1],
+      [b.id, 2],
+    ]);
+  });
+
+  it("refuses both or neither of resource_id and resource_ids, and more than 100 ids", async () => {
+    expect((await publicGet("/availability")).status).toBe(400);
+    expect((await publicGet("/availability?resource_id=a&resource_ids=b")).status).toBe(400);
+    const many = Array.from({ length: 101 }, (_, i) => `r${i}`).join(",");
+    expect((await publicGet(`/availability?resource_ids=${many}`)).status).toBe(400);
+  });
+});

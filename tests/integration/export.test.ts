@@ -1,0 +1,100 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { parse } from "csv-parse/sync";
+import { describe, expect, it } from "vitest";
+import { exportHistory } from "../../src/cron/export";
+import worker from "../../src/index";
+import { createResource, reserve, settle } from "../helpers";
+
+/** Every event id in every NDJSON object of the bucket, in key order. */
+async function exportedIds(): Promise<number[]> {
+  const listed = await env.EXPORTS.list({ prefix: "reservations/" });
+  const ids: number[] = [];
+  for (const o of listed.objects.filter((o) => o.key.endsWith(".ndjson")).sort((a, b) => a.key.localeCompare(b.key))) {
+    const text = await (await env.EXPORTS.get(o.key))?.text();
+    for (const line of (text ?? "").split("\n").filter(Boolean)) ids.push(JSON.parse(line).event_id);
+  }
+  return ids;
+}
+
+async function allEventIds(): Promise<number[]> {
+  const { results } = await env.DB.prepare("SELECT id FROM decision_events ORDER BY id").all<{ id: number }>();
+  return results.map((r) => r.id);
+}
+
+async function commitSome(n: number): Promise<string> {
+  const resource = await createResource({ capacity: n - 2 }); // two refusals among them
+  const id = resource.id as string;
+  await Promise.all(Array.from({ length: n }, (_, i) => reserve(id, { client_id: `c-${i}` })));
+  await settle(id);
+  return id;
+}
+
+/** An R2 binding whose `put` fails on the given call: the real binding, wrapped. */
+function failingOnPut(real: R2Bucket, failOnCall: number): R2Bucket {
+  let calls = 0;
+  return new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "put") return typeof value === "function" ? value.bind(target) : value;
+      return (...args: Parameters<R2Bucket["put"]>) => {
+        calls += 1;
+        if (calls === failOnCall) return Promise.reject(new Error("R2 write failed (injected)"));
+        return target.put(...args);
+      };
+    },
+  });
+}
+
+describe("scheduled export to R2", () => {
+  it("exports each decision exactly once across runs with commits in between", async () => {
+    await commitSome(20);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "0 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const afterFirst = await exportedIds();
+    expect(afterFirst).toEqual(await allEventIds());
+
+    await commitSome(15);
+    const second = await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now });
+    expect(second).toHaveLength(1);
+    expect(second[0]?.rows).toBe(16); // the create and 15 decisions
+    expect(await exportedIds()).toEqual(await allEventIds());
+
+    // Nothing new: no run, no object.
+    expect(await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now })).toEqual([]);
+
+    const csvKey = second[0]?.keys[1] as string;
+    expect(csvKey).toMatch(/^reservations\/\d{4}\/\d{2}\/\d{2}\/run-\d{12}-\d{12}\.csv$/);
+    const csv = parse((await (await env.EXPORTS.get(csvKey))?.text()) ?? "", { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(csv.map((r) => Number(r.event_id))).toEqual((await allEventIds()).slice(-16));
+  });
+
+  it("finishes a run that failed half way on the next invocation, with no gap and no duplicate", async () => {
+    await commitSome(12);
+    const before = await exportedIds();
+
+    // The NDJSON object is written, then the CSV write fails: the run stays "started".
+    await expect(exportHistory({ db: env.DB, bucket: failingOnPut(env.EXPORTS, 2), now: Date.now })).rejects.toThrow(
+      "injected",
+    );
+    const started = await env.DB.prepare("SELECT id, from_id, to_id FROM export_runs WHERE status = 'started'").all();
+    expect(started.results).toHaveLength(1);
+
+    await commitSome(5); // more history arrives before the retry
+    const retried = await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now });
+    expect(retried.map((r) => r.id)[0]).toBe(started.results[0]?.id); // the same run, redone first
+
+    const ids = await exportedIds();
+    expect(ids).toEqual(await allEventIds());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.slice(0, before.length)).toEqual(before);
+    const open = await env.DB.prepare("SELECT COUNT(*) AS n FROM export_runs WHERE status = 'started'").first<{
+      n: number;
+    }>();
+    expect(open?.n).toBe(0);
+  });
+});
