@@ -106,10 +106,56 @@ async function choosePort(requested, fallbackFrom) {
   return ephemeralPort();
 }
 
-function startServer(port, inspectorPort) {
+function childEnv() {
+  const env = {
+    ...process.env,
+    CI: "true", // no interactive prompts
+    NO_COLOR: "1",
+    WRANGLER_SEND_METRICS: "false",
+    // No internet here: skip miniflare's fetch of the `Request.cf` object (the app does not read it).
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  };
+  delete env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV; // must not be "false", or --env-file is ignored
+  return env;
+}
+
+let log = null;
+
+/**
+ * Runs `npx <argv>` detached, in its own process group (pgid = pid), so npx,
+ * wrangler and workerd go down together; output goes to the log file. It is
+ * the current `server` until stopped, so a signal stops it whatever it is.
+ */
+function spawnGroup(argv) {
+  log ??= createWriteStream(logFile);
+  log.write(`\n$ npx ${argv.join(" ")}\n`);
+  const child = spawn("npx", argv, { cwd: ROOT, env: childEnv(), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const group = { child, pgid: child.pid, exited: false, code: null, command: `npx ${argv.join(" ")}` };
+  group.done = new Promise((resolve) => {
+    child.on("exit", (code) => {
+      group.exited = true;
+      group.code = code;
+      resolve(code);
+    });
+  });
+  server = group;
+  return group;
+}
+
+/** A fresh persist dir has an empty D1 database: apply the migrations to it, as `npm start` does. */
+async function applyMigrations() {
   mkdirSync(persistDir, { recursive: true });
+  const group = spawnGroup(["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir]);
+  const code = await group.done;
+  await stopServer(); // anything the group left behind
+  if (code !== 0) throw new Error(`wrangler d1 migrations apply exited with ${code}; see ${logFile}`);
+}
+
+function startServer(port, inspectorPort) {
   writeFileSync(envFile, `ADMIN_TOKEN=${token}\n`, { mode: 0o600 });
-  const argv = [
+  return spawnGroup([
     "wrangler",
     "dev",
     "--port",
@@ -127,26 +173,7 @@ function startServer(port, inspectorPort) {
     "--log-level",
     args["log-level"],
     "--show-interactive-dev-session=false",
-  ];
-  const env = {
-    ...process.env,
-    CI: "true",
-    NO_COLOR: "1",
-    WRANGLER_SEND_METRICS: "false",
-    // No internet here: skip miniflare's fetch of the `Request.cf` object (the app does not read it).
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  };
-  delete env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV; // must not be "false", or --env-file is ignored
-  const log = createWriteStream(logFile);
-  // detached: its own process group (pgid = pid), so npx, wrangler and workerd go down together.
-  const child = spawn("npx", argv, { cwd: ROOT, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  server = { child, pgid: child.pid, exited: false, command: `npx ${argv.join(" ")}` };
-  child.on("exit", () => {
-    if (server) server.exited = true;
-  });
-  return server;
+  ]);
 }
 
 function groupAlive(pgid) {
@@ -476,6 +503,8 @@ async function main() {
   const port = await choosePort(args.port, 8787);
   const inspectorPort = await ephemeralPort();
   const base = `http://${HOST}:${port}`;
+  await applyMigrations();
+  if (interrupted) throw new Error("interrupted");
   const { command } = startServer(port, inspectorPort);
   console.error(`http-bench: ${command.replace(token, "<random>")} (pgid ${server.pgid}, log ${logFile})`);
   const t0 = Date.now();
@@ -496,6 +525,7 @@ async function main() {
     rows.push(row);
   }
   await stopServer();
+  await new Promise((resolve) => log.end(resolve));
 
   const logErrors = await wranglerLogErrors();
   if (logErrors.length > 0) {
