@@ -8,6 +8,11 @@ import { z } from "zod";
 const ConfigSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   AVAILABILITY_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(60),
+  /** Serves GET /__bench/noop-rpc, the platform floor for benchmarks. Off unless set to "true". */
+  BENCH_ROUTES: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,4 +1,3 @@
-import type { RefusalCode } from "./errors";
 import type { Json } from "./resource";
 
 export type ReservationStatus = "HELD" | "CONFIRMED" | "CHECKED_IN" | "CANCELLED" | "EXPIRED";
@@ -20,5 +19,60 @@ export interface Reservation {
   checkedInAt: number | null;
 }
 
-/** The result of a reservation command as it crosses RPC: a value, never a thrown error. */
-export type ReserveResult = { ok: true; reservation: Reservation } | { ok: false; code: RefusalCode | "NOT_FOUND" };
+/** What the rules need to know of a reservation to move it. */
+export type ReservationRef = Pick<Reservation, "status" | "quantity" | "expiresAt">;
+
+export type ReservationAction = "confirm" | "cancel" | "check_in" | "expire";
+
+export type Transition =
+  | { kind: "change"; to: ReservationStatus; reason: string }
+  /** An allowed repeat (confirming a confirmed one, cancelling a cancelled one): answered, nothing changes. */
+  | { kind: "unchanged"; reason: string }
+  | { kind: "refuse"; reason: string };
+
+/** A hold lapses exactly at `expires_at` by server time, whether or not its expiry was processed yet. */
+export function holdLapsed(r: ReservationRef, now: number): boolean {
+  return r.status === "HELD" && r.expiresAt !== null && now >= r.expiresAt;
+}
+
+/**
+ * The reservation lifecycle (API.md): HELD → CONFIRMED → CHECKED_IN, and
+ * HELD|CONFIRMED → CANCELLED, HELD → EXPIRED. Each move happens at most once.
+ */
+export function transition(r: ReservationRef, action: ReservationAction, now: number): Transition {
+  const lapsed = holdLapsed(r, now);
+  switch (action) {
+    case "confirm":
+      if (r.status === "HELD") {
+        if (lapsed) return { kind: "refuse", reason: `hold expired at ${iso(r.expiresAt)}` };
+        return { kind: "change", to: "CONFIRMED", reason: "hold confirmed" };
+      }
+      if (r.status === "CONFIRMED" || r.status === "CHECKED_IN")
+        return { kind: "unchanged", reason: "already confirmed" };
+      return { kind: "refuse", reason: `cannot confirm a ${r.status} reservation` };
+    case "cancel":
+      if (lapsed) return { kind: "refuse", reason: `hold expired at ${iso(r.expiresAt)}` };
+      if (r.status === "HELD" || r.status === "CONFIRMED")
+        return { kind: "change", to: "CANCELLED", reason: "cancelled" };
+      if (r.status === "CANCELLED") return { kind: "unchanged", reason: "already cancelled" };
+      return { kind: "refuse", reason: `cannot cancel a ${r.status} reservation` };
+    case "check_in":
+      if (r.status === "CONFIRMED") return { kind: "change", to: "CHECKED_IN", reason: "checked in" };
+      if (r.status === "CHECKED_IN") return { kind: "refuse", reason: "already checked in" };
+      return { kind: "refuse", reason: `cannot check in a ${r.status} reservation` };
+    case "expire":
+      if (lapsed) return { kind: "change", to: "EXPIRED", reason: `hold expired at ${iso(r.expiresAt)}` };
+      return { kind: "unchanged", reason: "not due" };
+  }
+}
+
+/** How a status change moves the resource's counters: [confirmed delta, held delta]. */
+export function capacityDelta(from: ReservationStatus, to: ReservationStatus, quantity: number): [number, number] {
+  const held = (s: ReservationStatus) => (s === "HELD" ? quantity : 0);
+  const confirmed = (s: ReservationStatus) => (s === "CONFIRMED" || s === "CHECKED_IN" ? quantity : 0);
+  return [confirmed(to) - confirmed(from), held(to) - held(from)];
+}
+
+function iso(ms: number | null): string {
+  return ms === null ? "never" : new Date(ms).toISOString();
+}

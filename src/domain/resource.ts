@@ -1,4 +1,11 @@
 import type { RefusalCode } from "./errors";
+import {
+  capacityDelta,
+  type ReservationAction,
+  type ReservationRef,
+  type ReservationStatus,
+  transition,
+} from "./reservation";
 
 /**
  * A resource's authoritative state and rules. Pure data: times are epoch
@@ -38,7 +45,37 @@ export type ResourceSpec = {
   metadata: Record<string, Json>;
 };
 
-export type Command = { type: "reserve"; quantity: number; hold: boolean } | { type: "close" } | { type: "reopen" };
+/** The rules an operator may change (PATCH); every field optional. */
+export type RulesPatch = Partial<
+  Pick<
+    ResourceState,
+    | "type"
+    | "capacity"
+    | "waitingListEnabled"
+    | "bookingOpensAt"
+    | "bookingClosesAt"
+    | "maxQuantityPerReservation"
+    | "holdTtlSeconds"
+    | "metadata"
+  >
+>;
+
+/** Fields of a resource whose change is a change of rules (bumps `rules_version`). */
+const RULE_FIELDS = [
+  "capacity",
+  "waitingListEnabled",
+  "bookingOpensAt",
+  "bookingClosesAt",
+  "maxQuantityPerReservation",
+  "holdTtlSeconds",
+] as const;
+
+export type Command =
+  | { type: "reserve"; quantity: number; hold: boolean }
+  | { type: "reservation"; action: ReservationAction; reservation: ReservationRef }
+  | { type: "update"; patch: RulesPatch }
+  | { type: "close" }
+  | { type: "reopen" };
 
 export type Decision =
   | {
@@ -48,6 +85,8 @@ export type Decision =
       state: ResourceState;
       /** For an accepted hold: when it lapses (epoch ms). */
       expiresAt?: number;
+      /** For a reservation action that moved the reservation: its new status. */
+      reservationStatus?: ReservationStatus;
     }
   | { outcome: "REJECTED"; code: RefusalCode; reason: string; state: ResourceState };
 
@@ -80,6 +119,10 @@ export function decide(s: ResourceState, command: Command, now: number): Decisio
   switch (command.type) {
     case "reserve":
       return decideReserve(s, command.quantity, command.hold, now);
+    case "reservation":
+      return decideReservation(s, command.action, command.reservation, now);
+    case "update":
+      return decideUpdate(s, command.patch, now);
     case "close":
       if (s.state === "CLOSED") return { outcome: "ACCEPTED", reason: "already closed", state: s };
       return { outcome: "ACCEPTED", reason: "closed", state: changed(s, { state: "CLOSED" }, now) };
@@ -117,6 +160,43 @@ function decideReserve(s: ResourceState, quantity: number, hold: boolean, now: n
   const reason = `${hold ? "held" : "confirmed"} ${quantity}, remaining ${remaining(state)}`;
   if (!hold) return { outcome: "ACCEPTED", reason, state };
   return { outcome: "ACCEPTED", reason, state, expiresAt: now + s.holdTtlSeconds * 1000 };
+}
+
+function decideReservation(s: ResourceState, action: ReservationAction, r: ReservationRef, now: number): Decision {
+  const t = transition(r, action, now);
+  if (t.kind === "refuse") return { outcome: "REJECTED", code: "INVALID_STATE", reason: t.reason, state: s };
+  if (t.kind === "unchanged") return { outcome: "ACCEPTED", reason: t.reason, state: s };
+  const [confirmed, held] = capacityDelta(r.status, t.to, r.quantity);
+  const state = changed(s, { confirmed: s.confirmed + confirmed, held: s.held + held }, now);
+  return { outcome: "ACCEPTED", reason: `${t.reason}, remaining ${remaining(state)}`, state, reservationStatus: t.to };
+}
+
+function decideUpdate(s: ResourceState, patch: RulesPatch, now: number): Decision {
+  const next = { ...s, ...patch };
+  const taken = s.confirmed + s.held;
+  if (next.capacity < taken) {
+    return {
+      outcome: "REJECTED",
+      code: "INVALID_STATE",
+      reason: `capacity ${next.capacity} is below confirmed + held ${taken}`,
+      state: s,
+    };
+  }
+  if (next.bookingOpensAt !== null && next.bookingClosesAt !== null && next.bookingOpensAt >= next.bookingClosesAt) {
+    return {
+      outcome: "REJECTED",
+      code: "INVALID_STATE",
+      reason: "booking_opens_at must be before booking_closes_at",
+      state: s,
+    };
+  }
+  const changedFields = (Object.keys(patch) as (keyof RulesPatch)[]).filter(
+    (k) => JSON.stringify(patch[k]) !== JSON.stringify(s[k as keyof ResourceState]),
+  );
+  if (changedFields.length === 0) return { outcome: "ACCEPTED", reason: "nothing to change", state: s };
+  const rulesChanged = changedFields.some((k) => (RULE_FIELDS as readonly string[]).includes(k));
+  const state = changed(s, { ...patch, rulesVersion: s.rulesVersion + (rulesChanged ? 1 : 0) }, now);
+  return { outcome: "ACCEPTED", reason: `updated ${changedFields.join(", ")}`, state };
 }
 
 function changed(s: ResourceState, patch: Partial<ResourceState>, now: number): ResourceState {

@@ -140,6 +140,11 @@ export class ResourceObject extends DurableObject<Env> {
     });
   }
 
+  /** Answers without touching storage: a liveness probe and the benchmarks' RPC floor. */
+  ping(): { ok: true } {
+    return { ok: true };
+  }
+
   get(): ResourceState | null {
     return this.current?.state ?? null;
   }
