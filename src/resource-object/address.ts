@@ -1,7 +1,13 @@
+import type { DurableObject } from "cloudflare:workers";
 import type { ResourceObject } from "./resource-object";
 
-/** The RPC methods the Worker calls on a resource's object. */
-type RpcMethod = "create" | "get" | "availability" | "reserve" | "getReservation" | "close" | "reopen" | "timeline";
+/** The object's own public methods: its RPC surface (not the runtime's handlers, not the test clock). */
+type RpcMethod = Exclude<
+  {
+    [K in keyof ResourceObject]: ResourceObject[K] extends (...args: never[]) => unknown ? K : never;
+  }[keyof ResourceObject],
+  keyof DurableObject | "clock"
+>;
 
 /**
  * The object's methods as the Worker sees them: same arguments, results
