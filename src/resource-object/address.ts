@@ -1,13 +1,10 @@
 import type { DurableObject } from "cloudflare:workers";
 import type { ResourceObject } from "./resource-object";
 
+type FunctionKeys<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
+
 /** The object's own public methods: its RPC surface (not the runtime's handlers, not the test clock). */
-type RpcMethod = Exclude<
-  {
-    [K in keyof ResourceObject]: ResourceObject[K] extends (...args: never[]) => unknown ? K : never;
-  }[keyof ResourceObject],
-  keyof DurableObject | "clock"
->;
+type RpcMethod = Exclude<FunctionKeys<ResourceObject>, keyof DurableObject | "clock">;
 
 /**
  * The object's methods as the Worker sees them: same arguments, results
@@ -16,7 +13,9 @@ type RpcMethod = Exclude<
  * runtime's deep `Rpc` mapping of recursive JSON types.
  */
 export type ResourceRpc = {
-  [K in RpcMethod]: (...args: Parameters<ResourceObject[K]>) => Promise<Awaited<ReturnType<ResourceObject[K]>>>;
+  [K in RpcMethod]: ResourceObject[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
 };
 
 /** The Durable Object that owns a resource: addressed by name, so no lookup is needed. */
