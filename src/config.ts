@@ -8,6 +8,12 @@ import { z } from "zod";
 const ConfigSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   AVAILABILITY_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(60),
+  /** Receives every domain event (optional). */
+  WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Signs webhook bodies (HMAC-SHA256); required for any delivery. */
+  WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5000),
   /** Serves GET /__bench/noop-rpc, the platform floor for benchmarks. Off unless set to "true". */
   BENCH_ROUTES: z
     .enum(["true", "false"])

@@ -1,9 +1,10 @@
 /**
- * Identifiers. A reservation id carries its resource id, so the Worker routes
- * a request to the owning Durable Object without any lookup (invariant 3),
- * and 128 random bits, so ids cannot be guessed or enumerated.
+ * Identifiers. A reservation (or waiting-list entry) id carries its resource
+ * id, so the Worker routes a request to the owning Durable Object without any
+ * lookup (invariant 3), and 128 random bits, so ids cannot be guessed or
+ * enumerated.
  *
- *   rsv_<base64url(resource id)>.<base64url(16 random bytes)>
+ *   rsv_<base64url(resource id)>.<base64url(16 random bytes)>   (wle_… for waiting-list entries)
  *
  * The separator is "." because base64url never contains it.
  */
@@ -11,27 +12,36 @@
 /** Resource ids chosen by operators: ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$. */
 export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
-const RESERVATION_PREFIX = "rsv_";
+export type IdKind = "rsv_" | "wle_";
 const RANDOM_PART = /^[A-Za-z0-9_-]{22}$/;
 
 export function isResourceId(value: string): boolean {
   return RESOURCE_ID_PATTERN.test(value);
 }
 
-let lastPrefix = { resourceId: "", prefix: "" };
+let lastEncoded = { resourceId: "", encoded: "" };
+
+export function newOwnedId(kind: IdKind, resourceId: string): string {
+  // A Durable Object mints ids for one resource only: encode its part once.
+  if (lastEncoded.resourceId !== resourceId) {
+    lastEncoded = { resourceId, encoded: base64url(new TextEncoder().encode(resourceId)) };
+  }
+  return `${kind}${lastEncoded.encoded}.${randomToken(16)}`;
+}
 
 export function newReservationId(resourceId: string): string {
-  // A Durable Object mints ids for one resource only: encode its part once.
-  if (lastPrefix.resourceId !== resourceId) {
-    lastPrefix = { resourceId, prefix: `${RESERVATION_PREFIX}${base64url(new TextEncoder().encode(resourceId))}.` };
-  }
-  return `${lastPrefix.prefix}${randomToken(16)}`;
+  return newOwnedId("rsv_", resourceId);
 }
 
 /** The resource that owns a reservation id, or null when the id is malformed. */
 export function resourceIdOfReservation(reservationId: string): string | null {
-  if (!reservationId.startsWith(RESERVATION_PREFIX) || reservationId.length > 200) return null;
-  const [encoded, random, ...rest] = reservationId.slice(RESERVATION_PREFIX.length).split(".");
+  return ownerOf("rsv_", reservationId);
+}
+
+/** The resource that owns an id of `kind`, or null when the id is malformed. */
+export function ownerOf(kind: IdKind, id: string): string | null {
+  if (!id.startsWith(kind) || id.length > 200) return null;
+  const [encoded, random, ...rest] = id.slice(kind.length).split(".");
   if (!encoded || !random || rest.length > 0 || !RANDOM_PART.test(random)) return null;
   const resourceId = decodeBase64url(encoded);
   return resourceId !== null && isResourceId(resourceId) ? resourceId : null;

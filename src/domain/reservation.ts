@@ -76,3 +76,14 @@ export function capacityDelta(from: ReservationStatus, to: ReservationStatus, qu
 function iso(ms: number | null): string {
   return ms === null ? "never" : new Date(ms).toISOString();
 }
+
+/** The reservation after a status change at `at`: the status and its timestamp field. */
+export function withStatus<R extends Reservation>(r: R, status: ReservationStatus, at: number): R {
+  return {
+    ...r,
+    status,
+    cancelledAt: status === "CANCELLED" ? at : r.cancelledAt,
+    expiredAt: status === "EXPIRED" ? at : r.expiredAt,
+    checkedInAt: status === "CHECKED_IN" ? at : r.checkedInAt,
+  };
+}

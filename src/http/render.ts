@@ -6,6 +6,7 @@
 import { codeToStatus, type ErrorCode, REFUSAL_MESSAGE, type RefusalCode } from "../domain/errors";
 import type { Reservation } from "../domain/reservation";
 import { type ResourceState, remaining } from "../domain/resource";
+import type { WaitingEntry } from "../resource-object/waiting-list-store";
 
 /** A complete HTTP reply: status, extra headers and the exact body (as text). */
 export interface Reply {
@@ -23,7 +24,7 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-export function resourceJson(s: ResourceState) {
+export function resourceJson(s: ResourceState, waitingListLength = 0) {
   return {
     id: s.id,
     type: s.type,
@@ -33,7 +34,7 @@ export function resourceJson(s: ResourceState) {
     held: s.held,
     remaining: remaining(s),
     waiting_list_enabled: s.waitingListEnabled,
-    waiting_list_length: 0,
+    waiting_list_length: waitingListLength,
     booking_opens_at: iso(s.bookingOpensAt),
     booking_closes_at: iso(s.bookingClosesAt),
     max_quantity_per_reservation: s.maxQuantityPerReservation,
@@ -77,4 +78,20 @@ export function errorReply(code: ErrorCode, message: string, requestId: string):
 export function refusalReply(code: RefusalCode, requestId: string): Reply {
   const body = { ...errorJson(code, REFUSAL_MESSAGE[code], requestId), status: "REJECTED" };
   return { status: codeToStatus(code), headers: {}, body: JSON.stringify(body) };
+}
+
+export function waitingEntryJson(e: WaitingEntry) {
+  return {
+    id: e.id,
+    resource_id: e.resourceId,
+    client_id: e.clientId,
+    quantity: e.quantity,
+    status: e.status,
+    position: e.position,
+    joined_at: iso(e.joinedAt),
+    server_seq: e.serverSeq,
+    callback_url: e.callbackUrl,
+    notified_at: iso(e.notifiedAt),
+    left_at: iso(e.leftAt),
+  };
 }

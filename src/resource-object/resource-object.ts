@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../config";
-import { newReservationId } from "../domain/ids";
-import type { Reservation } from "../domain/reservation";
+import { newOwnedId, newReservationId } from "../domain/ids";
+import { type Reservation, type ReservationAction, withStatus } from "../domain/reservation";
 import {
   type Command,
   createResource,
@@ -10,19 +10,18 @@ import {
   type Json,
   type ResourceSpec,
   type ResourceState,
+  type RulesPatch,
 } from "../domain/resource";
-import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
-import { type Availability, availabilityOf, putAvailability } from "../storage/availability-cache";
-import { DRAIN_BATCH, drainToHistory } from "./outbox";
+import { entriesToNotify, joinRefusal, placesToOffer } from "../domain/waiting-list";
+import { errorReply, type Reply, refusalReply, reservationJson, resourceJson, waitingEntryJson } from "../http/render";
+import { type Availability, availabilityOf } from "../storage/availability-cache";
+import { runAlarm } from "./alarm";
 import { migrate, schemaVersion } from "./schema";
-import { type OutboxState, ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
 
 /** How soon after a commit the alarm drains the outbox: batches bursts, keeps history lag well under 2 s. */
-const DRAIN_DELAY_MS = 100;
-/** KV accepts at most one write per key per second. */
-const KV_WRITE_INTERVAL_MS = 1000;
-/** Drain batches per alarm run before yielding to a fresh alarm. */
-const MAX_BATCHES_PER_ALARM = 20;
+export const DRAIN_DELAY_MS = 100;
 
 /** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
 export interface Idempotency {
@@ -30,22 +29,32 @@ export interface Idempotency {
   fingerprint: string;
 }
 
-export interface CreateInput {
-  spec: ResourceSpec;
+/** Who asked and under which request: recorded with every decision. */
+export interface Caller {
   requestId: string;
+  /** The API key's id (or "admin" for the bootstrap key), for the audit trail. */
+  actor?: string;
   idempotency?: Idempotency;
 }
 
-export interface ReserveInput {
+export interface CreateInput extends Caller {
+  spec: ResourceSpec;
+}
+
+export interface ReserveInput extends Caller {
   clientId: string;
   quantity: number;
   hold: boolean;
   metadata: Record<string, Json>;
-  requestId: string;
-  idempotency?: Idempotency;
 }
 
-/** A reply for an idempotent command; `replayed` when it is the stored first answer. */
+export interface JoinInput extends Caller {
+  clientId: string;
+  quantity: number;
+  callbackUrl: string | null;
+}
+
+/** A reply for a command; `replayed` when it is the stored first answer to an idempotent retry. */
 export interface CommandReply extends Reply {
   replayed: boolean;
 }
@@ -59,8 +68,8 @@ export interface TimelinePage {
 interface Cause {
   type: string;
   requestId: string;
-  clientId?: string;
-  quantity?: number;
+  clientId?: string | null;
+  quantity?: number | null;
   detail?: Record<string, Json>;
 }
 
@@ -72,6 +81,9 @@ interface Decided {
   /** Which part of the resource row changed: just the counters (the hot path) or more. */
   write: "counters" | "whole";
 }
+
+/** Holds expired per pass; the next command or alarm continues with the rest. */
+const EXPIRY_BATCH = 500;
 
 /**
  * One resource's single source of truth. Every command runs to completion in
@@ -86,41 +98,51 @@ interface Decided {
 export class ResourceObject extends DurableObject<Env> {
   /** The one clock (epoch ms). Tests replace it to move time without sleeping. */
   clock: () => number = () => Date.now();
-
   /** The bindings the alarm writes to; tests wrap them to inject faults. */
-  bindings: { db: D1Database; kv: KVNamespace };
+  bindings: { db: D1Database; kv: KVNamespace; fetch: typeof fetch };
 
   private readonly store: ResourceStore;
-  /** In-memory copy of the committed resource row; replaced only after a commit succeeds. */
+  private readonly waitingList: WaitingListStore;
+  /** The committed resource row; replaced only after a transaction commits. */
   private current: Sequenced | null = null;
-  /** An alarm is set and has not started yet: commits need not set another. */
-  private alarmPending = false;
+  /** The state inside the running transaction: decisions chain on it. */
+  private working: Sequenced | null = null;
+  /** Earliest `expires_at` of a held reservation, so most commands skip the expiry pass at a glance. */
+  private nextExpiry: number | null = null;
+  /** Waiting entries, and places offered by notifications and not booked yet. */
+  private waiting = { waiting: 0, offered: 0 };
+  /** When the pending alarm fires (epoch ms), or null. */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.bindings = { db: env.DB, kv: env.AVAILABILITY };
+    this.bindings = { db: env.DB, kv: env.AVAILABILITY, fetch: (input, init) => fetch(input, init) };
     this.store = new ResourceStore(ctx.storage.sql);
+    this.waitingList = new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? "");
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
       // id must not leave a database behind. `create` applies the schema.
       if (schemaVersion(ctx.storage.sql) === 0) return;
       ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
       this.current = this.store.loadResource();
-      // Work left in the outbox by a previous life of this object (crash, eviction).
-      this.alarmPending = (await ctx.storage.getAlarm()) !== null;
-      if (this.current && this.outboxBehind(this.store.outboxState())) this.scheduleAlarm(0);
+      this.loadDerived();
+      this.alarmAt = await ctx.storage.getAlarm();
+      // Work left by a previous life of this object (crash, eviction): the alarm picks it up.
+      if (this.current) this.scheduleAlarm(Date.now());
     });
   }
+
+  // ---- commands ----------------------------------------------------------
 
   create(input: CreateInput): CommandReply {
     // The schema must exist before the idempotency record can be looked up.
     // No await separates this from the command, so nothing can run between.
     if (!this.current) this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
-    return this.commit(input.idempotency, input.requestId, () => {
-      if (this.current) return errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId);
+    const create = () => {
+      if (this.working) return errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId);
       const now = this.clock();
       const state = createResource(input.spec, now);
-      const next: Sequenced = { state, lastSeq: 1, lastTimestamp: now };
+      const after = resourceJson(state);
       const entry: TimelineEntry = {
         seq: 1,
         serverTimestamp: now,
@@ -131,88 +153,25 @@ export class ResourceObject extends DurableObject<Env> {
         outcome: "ACCEPTED",
         code: null,
         reason: `created with capacity ${state.capacity}`,
-        detail: { spec: input.spec },
+        detail: { spec: input.spec, actor: input.actor ?? null, before: null, after },
         versionBefore: 0,
         versionAfter: state.version,
         rulesVersion: state.rulesVersion,
       };
-      return { entry, next, reply: resourceReply(state, 201), write: "whole" };
-    });
-  }
-
-  /** Answers without touching storage: a liveness probe and the benchmarks' RPC floor. */
-  ping(): { ok: true } {
-    return { ok: true };
-  }
-
-  get(): ResourceState | null {
-    return this.current?.state ?? null;
-  }
-
-  /** The current availability snapshot, for a KV miss. */
-  availability(): Availability | null {
-    return this.current ? availabilityOf(this.current.state, this.clock()) : null;
-  }
-
-  /** How many timeline entries have not reached D1 yet. */
-  outboxBacklog(): number {
-    return this.current ? this.current.lastSeq - this.store.outboxState().drainedSeq : 0;
-  }
-
-  /**
-   * Drains the outbox: timeline entries to D1 history, then the availability
-   * snapshot to KV (at most once per second). A failure leaves the rows where
-   * they are and retries with exponential backoff; commits go on meanwhile.
-   * Alarms may fire more than once: every step is idempotent.
-   */
-  override async alarm(): Promise<void> {
-    this.alarmPending = false;
-    if (!this.current) return;
-    const outbox = this.store.outboxState();
-    let retryIn: number | null = null;
-    try {
-      await this.drainHistory(outbox);
-      outbox.failures = 0;
-    } catch (err) {
-      outbox.failures += 1;
-      retryIn = backoff(outbox.failures);
-      logWarn("history drain failed", this.current.state.id, err, { failures: outbox.failures, retry_in_ms: retryIn });
-    }
-    const state = this.current.state;
-    if (state.version !== outbox.kvVersion) {
-      const wait = outbox.kvWrittenAt + KV_WRITE_INTERVAL_MS - Date.now();
-      if (wait > 0) {
-        retryIn = Math.min(retryIn ?? wait, wait);
-      } else {
-        try {
-          await putAvailability(
-            this.bindings.kv,
-            availabilityOf(state, this.clock()),
-            config(this.env).AVAILABILITY_TTL_SECONDS,
-          );
-          outbox.kvVersion = state.version;
-          outbox.kvWrittenAt = Date.now();
-        } catch (err) {
-          retryIn = Math.min(retryIn ?? KV_WRITE_INTERVAL_MS, KV_WRITE_INTERVAL_MS);
-          logWarn("availability refresh failed", state.id, err);
-        }
-      }
-    }
-    this.ctx.storage.transactionSync(() => this.store.saveOutboxState(outbox));
-    if (retryIn === null && this.outboxBehind(outbox)) retryIn = DRAIN_DELAY_MS;
-    if (retryIn !== null) this.scheduleAlarm(retryIn);
+      const next: Sequenced = { state, lastSeq: 1, lastTimestamp: now };
+      return { entry, next, reply: this.resourceReply(state, 201), write: "whole" } satisfies Decided;
+    };
+    return this.commit(input, create, { needsResource: false });
   }
 
   reserve(input: ReserveInput): CommandReply {
-    return this.commit(input.idempotency, input.requestId, () => {
-      const current = this.current;
-      if (!current) return notFound(input.requestId);
-      const { quantity, hold } = input;
+    return this.commit(input, (current) => {
+      const { quantity, hold, clientId } = input;
       const { decision, seq, now } = this.decideNext(current, { type: "reserve", quantity, hold });
       const cause: Cause = {
         type: "reservation.reserve",
         requestId: input.requestId,
-        clientId: input.clientId,
+        clientId,
         quantity,
         detail: { hold },
       };
@@ -222,7 +181,7 @@ export class ResourceObject extends DurableObject<Env> {
       const reservation: Reservation = {
         id: newReservationId(current.state.id),
         resourceId: current.state.id,
-        clientId: input.clientId,
+        clientId,
         quantity,
         status: hold ? "HELD" : "CONFIRMED",
         serverTimestamp: now,
@@ -235,6 +194,9 @@ export class ResourceObject extends DurableObject<Env> {
         checkedInAt: null,
       };
       this.store.insertReservation(reservation);
+      if (reservation.expiresAt !== null)
+        this.nextExpiry = Math.min(this.nextExpiry ?? Infinity, reservation.expiresAt);
+      if (this.waiting.offered > 0) this.fulfilWaiting(clientId, now);
       cause.detail = {
         hold,
         reservation_id: reservation.id,
@@ -250,17 +212,140 @@ export class ResourceObject extends DurableObject<Env> {
     });
   }
 
+  confirm(input: Caller & { reservationId: string }): CommandReply {
+    return this.reservationCommand("confirm", input);
+  }
+
+  cancel(input: Caller & { reservationId: string }): CommandReply {
+    return this.reservationCommand("cancel", input);
+  }
+
+  checkIn(input: Caller & { reservationId: string }): CommandReply {
+    return this.reservationCommand("check_in", input);
+  }
+
+  /** PATCH: changes rules and metadata. `ifMatch` is the version the caller saw (412 when stale). */
+  update(input: Caller & { patch: RulesPatch; ifMatch?: number }): CommandReply {
+    return this.commit(input, (current) => {
+      if (input.ifMatch !== undefined && input.ifMatch !== current.state.version) {
+        return errorReply("PRECONDITION_FAILED", "The resource changed since that version.", input.requestId);
+      }
+      const { decision, seq, now } = this.decideNext(current, { type: "update", patch: input.patch });
+      return this.adminDecided(current, decision, seq, now, "resource.update", input);
+    });
+  }
+
+  close(input: Caller): CommandReply {
+    return this.commit(input, (current) => {
+      const { decision, seq, now } = this.decideNext(current, { type: "close" });
+      return this.adminDecided(current, decision, seq, now, "resource.close", input);
+    });
+  }
+
+  reopen(input: Caller): CommandReply {
+    return this.commit(input, (current) => {
+      const { decision, seq, now } = this.decideNext(current, { type: "reopen" });
+      return this.adminDecided(current, decision, seq, now, "resource.reopen", input);
+    });
+  }
+
+  /** Joins the waiting list; the same client joining again gets its entry back (200). */
+  join(input: JoinInput): CommandReply {
+    return this.commit(input, (current) => {
+      const existing = this.waitingList.activeOf(input.clientId);
+      if (existing) return { status: 200, headers: {}, body: JSON.stringify(waitingEntryJson(existing)) };
+      const now = Math.max(this.clock(), current.lastTimestamp);
+      const seq = current.lastSeq + 1;
+      const cause: Cause = {
+        type: "waiting_list.join",
+        requestId: input.requestId,
+        clientId: input.clientId,
+        quantity: input.quantity,
+      };
+      const refusal = joinRefusal(current.state);
+      const same: Decision = refusal
+        ? { outcome: "REJECTED", code: "INVALID_STATE", reason: refusal, state: current.state }
+        : { outcome: "ACCEPTED", reason: "joined the waiting list", state: current.state };
+      if (same.outcome === "REJECTED") {
+        return this.decided(current, same, seq, now, cause, refusalReply("INVALID_STATE", input.requestId));
+      }
+      const id = newOwnedId("wle_", current.state.id);
+      this.waitingList.insert({
+        id,
+        clientId: input.clientId,
+        quantity: input.quantity,
+        status: "WAITING",
+        serverSeq: seq,
+        joinedAt: now,
+        callbackUrl: input.callbackUrl,
+      });
+      this.waiting.waiting += 1;
+      cause.detail = { entry_id: id, callback_url: input.callbackUrl };
+      const entry = this.waitingList.get(id) as WaitingEntry;
+      const reply: Reply = {
+        status: 201,
+        headers: { Location: `/waiting-list/${id}` },
+        body: JSON.stringify(waitingEntryJson(entry)),
+      };
+      return this.decided(current, same, seq, now, cause, reply);
+    });
+  }
+
+  leave(input: Caller & { entryId: string }): CommandReply {
+    return this.commit(input, (current) => {
+      const entry = this.waitingList.get(input.entryId);
+      if (!entry) return errorReply("NOT_FOUND", "Waiting-list entry not found.", input.requestId);
+      const left = { ...entry, status: "LEFT" as const, position: null };
+      if (entry.status === "LEFT" || entry.status === "FULFILLED") {
+        return { status: 200, headers: {}, body: JSON.stringify(waitingEntryJson(entry)) };
+      }
+      const now = Math.max(this.clock(), current.lastTimestamp);
+      this.waitingList.setStatus(entry.id, "LEFT", now);
+      if (entry.status === "WAITING") this.waiting.waiting -= 1;
+      else this.waiting.offered -= entry.quantity;
+      const decision: Decision = { outcome: "ACCEPTED", reason: "left the waiting list", state: current.state };
+      const cause: Cause = {
+        type: "waiting_list.leave",
+        requestId: input.requestId,
+        clientId: entry.clientId,
+        quantity: entry.quantity,
+        detail: { entry_id: entry.id },
+      };
+      const reply: Reply = {
+        status: 200,
+        headers: {},
+        body: JSON.stringify(waitingEntryJson({ ...left, leftAt: now })),
+      };
+      return this.decided(current, decision, current.lastSeq + 1, now, cause, reply);
+    });
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  /** Answers without touching storage: a liveness probe and the benchmarks' RPC floor. */
+  ping(): { ok: true } {
+    return { ok: true };
+  }
+
+  get(): { state: ResourceState; waitingListLength: number } | null {
+    this.processDue();
+    return this.current ? { state: this.current.state, waitingListLength: this.waiting.waiting } : null;
+  }
+
+  /** The current availability snapshot, for a KV miss. */
+  availability(): Availability | null {
+    this.processDue();
+    return this.current ? availabilityOf(this.current.state, this.clock()) : null;
+  }
+
   getReservation(id: string): Reservation | null {
-    if (!this.current) return null;
-    return this.store.getReservation(id, this.current.state.id);
+    this.processDue();
+    return this.current ? this.store.getReservation(id, this.current.state.id) : null;
   }
 
-  close(input: { requestId: string }): CommandReply {
-    return this.adminCommand({ type: "close" }, "resource.close", input.requestId);
-  }
-
-  reopen(input: { requestId: string }): CommandReply {
-    return this.adminCommand({ type: "reopen" }, "resource.reopen", input.requestId);
+  getWaitingEntry(id: string): WaitingEntry | null {
+    this.processDue();
+    return this.current ? this.waitingList.get(id) : null;
   }
 
   timeline(query: { afterSeq: number; limit: number }): TimelinePage | null {
@@ -271,44 +356,138 @@ export class ResourceObject extends DurableObject<Env> {
     return { items, nextAfterSeq: more ? last.seq : null };
   }
 
-  private async drainHistory(outbox: OutboxState): Promise<void> {
-    for (let batch = 0; batch < MAX_BATCHES_PER_ALARM && this.current; batch++) {
-      const entries = this.store.timeline(outbox.drainedSeq, DRAIN_BATCH);
-      const last = entries.at(-1);
-      if (!last) return;
-      await drainToHistory(this.bindings.db, this.store, this.current.state, entries);
-      outbox.drainedSeq = last.seq;
-      this.ctx.storage.transactionSync(() => this.store.saveOutboxState(outbox));
-    }
+  /** How many timeline entries have not reached D1 yet. */
+  outboxBacklog(): number {
+    return this.current ? this.current.lastSeq - this.store.outboxState().drainedSeq : 0;
   }
 
-  private outboxBehind(outbox: OutboxState): boolean {
-    const current = this.current;
-    return current !== null && (outbox.drainedSeq < current.lastSeq || outbox.kvVersion !== current.state.version);
-  }
+  // ---- background work -----------------------------------------------------
 
-  /** Sets the alarm unless one is already pending (the pending one drains everything, or backs off). */
-  private scheduleAlarm(delayMs: number): void {
-    if (this.alarmPending) return;
-    this.alarmPending = true;
-    void this.ctx.storage.setAlarm(Date.now() + delayMs);
-  }
-
-  private adminCommand(command: Command, type: string, requestId: string): CommandReply {
-    return this.commit(undefined, requestId, () => {
-      const current = this.current;
-      if (!current) return notFound(requestId);
-      const { decision, seq, now } = this.decideNext(current, command);
-      const decided = this.decided(
-        current,
-        decision,
-        seq,
-        now,
-        { type, requestId },
-        resourceReply(decision.state, 200),
-      );
-      return { ...decided, write: "whole" };
+  /**
+   * Expires due holds and notifies the waiting list, then drains the outbox
+   * to D1, KV and webhook receivers (see alarm.ts). Alarms may fire more than
+   * once: every step is idempotent.
+   */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    if (!this.current) return;
+    this.processDue(true);
+    const nextAt = await runAlarm({
+      storage: this.ctx.storage,
+      store: this.store,
+      settings: config(this.env),
+      bindings: this.bindings,
+      clock: this.clock,
+      current: () => this.current,
+      recordNote: (type, reason, detail) => this.recordNote(type, reason, detail),
     });
+    if (nextAt !== null) this.scheduleAlarm(nextAt);
+    if (this.nextExpiry !== null) this.scheduleAlarm(this.nextExpiry);
+  }
+
+  /** Sets the alarm to fire at `at` unless one is already due sooner. */
+  private scheduleAlarm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  /** Records a decision that does not come from a client, e.g. a dead-lettered webhook. */
+  private recordNote(type: string, reason: string, detail: Record<string, Json>): void {
+    this.transact(() => {
+      const current = this.working as Sequenced;
+      const now = Math.max(this.clock(), current.lastTimestamp);
+      const decision: Decision = { outcome: "ACCEPTED", reason, state: current.state };
+      const cause: Cause = { type, requestId: "system", detail };
+      this.record(
+        this.decided(current, decision, current.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }),
+      );
+    });
+  }
+
+  // ---- the commit pipeline -------------------------------------------------
+
+  /**
+   * Runs a command in one transaction and records its decision: the timeline
+   * entry, the resource row and, under an `Idempotency-Key`, the first reply in
+   * that same entry. A retry with the same key and fingerprint gets the stored
+   * reply, one with another fingerprint gets 422, so a key never decides twice.
+   * Due holds expire first, so no decision after `expires_at` sees them; the
+   * waiting list hears of any room the command freed. A command answered
+   * without a decision (404, 409 RESOURCE_EXISTS, 412) records nothing.
+   */
+  private commit(
+    caller: Caller,
+    run: (current: Sequenced) => Decided | Reply,
+    { needsResource } = { needsResource: true },
+  ): CommandReply {
+    const { idempotency, requestId } = caller;
+    return this.transact(() => {
+      const stored = idempotency ? this.store.findReply(idempotency.key) : null;
+      if (stored && idempotency) {
+        if (stored.fingerprint !== idempotency.fingerprint) {
+          const message = "This Idempotency-Key was used with a different request.";
+          return { ...errorReply("IDEMPOTENCY_KEY_REUSED", message, requestId), replayed: false };
+        }
+        const { fingerprint: _, ...reply } = stored;
+        return { ...reply, replayed: true };
+      }
+      this.expireDue();
+      const current = this.working;
+      const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
+      if (!("entry" in result)) return { ...result, replayed: false };
+      this.record(result, idempotency && { ...idempotency, ...result.reply });
+      this.notifyWaiting();
+      return { ...result.reply, replayed: false };
+    });
+  }
+
+  private reservationCommand(action: ReservationAction, input: Caller & { reservationId: string }): CommandReply {
+    return this.commit(input, (current) => {
+      const found = this.store.getReservation(input.reservationId, current.state.id);
+      if (!found) return errorReply("NOT_FOUND", "Reservation not found.", input.requestId);
+      const { decision, seq, now } = this.decideNext(current, { type: "reservation", action, reservation: found });
+      const cause: Cause = {
+        type: `reservation.${action}`,
+        requestId: input.requestId,
+        clientId: found.clientId,
+        quantity: found.quantity,
+        detail: { reservation_id: found.id, status: found.status },
+      };
+      if (decision.outcome === "REJECTED") {
+        return this.decided(current, decision, seq, now, cause, refusalReply(decision.code, input.requestId));
+      }
+      const after = decision.reservationStatus
+        ? this.moveReservation(found, decision.reservationStatus, now, seq)
+        : found;
+      cause.detail = { reservation_id: found.id, status: after.status };
+      const reply: Reply = { status: 200, headers: {}, body: JSON.stringify(reservationJson(after)) };
+      return this.decided(current, decision, seq, now, cause, reply);
+    });
+  }
+
+  private moveReservation(r: Reservation, status: Reservation["status"], now: number, seq: number): Reservation {
+    this.store.setStatus(r.id, status, now, seq);
+    if (r.status === "HELD") this.nextExpiry = this.store.nextHoldExpiry();
+    return withStatus(r, status, now);
+  }
+
+  private adminDecided(
+    current: Sequenced,
+    decision: Decision,
+    seq: number,
+    now: number,
+    type: string,
+    caller: Caller,
+  ): Decided {
+    const before = resourceJson(current.state);
+    const after = resourceJson(decision.state);
+    const cause: Cause = { type, requestId: caller.requestId, detail: { actor: caller.actor ?? null, before, after } };
+    const reply =
+      decision.outcome === "REJECTED"
+        ? refusalReply(decision.code, caller.requestId)
+        : this.resourceReply(decision.state, 200);
+    return { ...this.decided(current, decision, seq, now, cause, reply), write: "whole" };
   }
 
   /** Decides a command at the next `server_seq`, with a server time that never goes backwards. */
@@ -348,56 +527,121 @@ export class ResourceObject extends DurableObject<Env> {
     return { entry, next, reply, write: "counters" };
   }
 
-  /**
-   * Runs a command in one transaction and records its decision: the timeline
-   * entry, the resource row and, under an `Idempotency-Key`, the first reply in
-   * that same entry. A retry with the same key and fingerprint gets the stored
-   * reply, one with another fingerprint gets 422, so a key never decides twice.
-   * A command answered without a decision (404, 409 RESOURCE_EXISTS) records
-   * nothing: a retry gets the same answer anyway.
-   */
-  private commit(idempotency: Idempotency | undefined, requestId: string, run: () => Decided | Reply): CommandReply {
-    const { reply, next, replayed } = this.ctx.storage.transactionSync(() => {
-      const stored = idempotency ? this.store.findReply(idempotency.key) : null;
-      if (stored && idempotency) {
-        if (stored.fingerprint !== idempotency.fingerprint) {
-          const message = "This Idempotency-Key was used with a different request.";
-          return { reply: errorReply("IDEMPOTENCY_KEY_REUSED", message, requestId), replayed: false };
-        }
-        const { fingerprint: _, ...reply } = stored;
-        return { reply, replayed: true };
-      }
-      const result = run();
-      if (!("entry" in result)) return { reply: result, replayed: false };
-      this.store.appendTimeline(result.entry, idempotency && { ...idempotency, ...result.reply });
-      if (result.write === "whole") this.store.saveResource(result.next);
-      else this.store.saveCounters(result.next);
-      return { reply: result.reply, next: result.next, replayed: false };
-    });
-    if (next) {
-      this.current = next;
-      this.scheduleAlarm(DRAIN_DELAY_MS);
-    }
-    return { ...reply, replayed };
+  /** Writes a decision inside the running transaction and moves the working state on. */
+  private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[1]): void {
+    this.store.appendTimeline(d.entry, remembered);
+    if (d.write === "whole") this.store.saveResource(d.next);
+    else this.store.saveCounters(d.next);
+    this.working = d.next;
   }
-}
 
-function resourceReply(state: ResourceState, status: 200 | 201): Reply {
-  const headers: Record<string, string> = { ETag: `"${state.version}"` };
-  if (status === 201) headers.Location = `/resources/${state.id}`;
-  return { status, headers, body: JSON.stringify(resourceJson(state)) };
+  /**
+   * A unit of work: decisions made inside chain on `working`, which becomes
+   * `current` only once the transaction has committed. If anything throws,
+   * SQLite rolls back and the in-memory view is rebuilt from storage.
+   */
+  private transact<T>(fn: () => T): T {
+    this.working = this.current;
+    let result: T;
+    try {
+      result = this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.loadDerived();
+      throw err;
+    }
+    if (this.working !== this.current) {
+      this.current = this.working;
+      this.scheduleAlarm(Date.now() + DRAIN_DELAY_MS);
+    }
+    return result;
+  }
+
+  /** Runs due work (hold expiry, notifications) now if a read or alarm finds some. */
+  private processDue(always = false): void {
+    if (!this.current) return;
+    if (always || (this.nextExpiry !== null && this.clock() >= this.nextExpiry)) {
+      this.transact(() => {
+        this.expireDue();
+        this.notifyWaiting();
+      });
+    }
+  }
+
+  /** Expires every hold whose `expires_at` has passed, each as its own decision. */
+  private expireDue(): void {
+    const current = this.working;
+    if (!current || this.nextExpiry === null) return;
+    const now = Math.max(this.clock(), current.lastTimestamp);
+    if (now < this.nextExpiry) return;
+    for (const hold of this.store.dueHolds(now, EXPIRY_BATCH)) {
+      const working = this.working as Sequenced;
+      const found = this.store.getReservation(hold.id, working.state.id) as Reservation;
+      const { decision, seq } = this.decideNext(working, { type: "reservation", action: "expire", reservation: found });
+      const status = decision.outcome === "ACCEPTED" ? (decision.reservationStatus ?? found.status) : found.status;
+      if (status !== found.status) this.store.setStatus(found.id, status, now, seq);
+      const cause: Cause = {
+        type: "reservation.expire",
+        requestId: "system",
+        clientId: found.clientId,
+        quantity: found.quantity,
+        detail: { reservation_id: found.id, status },
+      };
+      this.record(this.decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
+    }
+    this.nextExpiry = this.store.nextHoldExpiry();
+  }
+
+  /** Notifies waiting entries head-first while their quantity fits the places not yet offered. */
+  private notifyWaiting(): void {
+    const working = this.working;
+    if (!working || this.waiting.waiting === 0) return;
+    const places = placesToOffer(working.state, this.waiting.offered);
+    if (places === 0) return;
+    const now = Math.max(this.clock(), working.lastTimestamp);
+    const head = this.waitingList.head(Math.min(places, 1000));
+    for (const entry of entriesToNotify(head, places)) {
+      const w = this.working as Sequenced;
+      const callback = head.find((h) => h.id === entry.id)?.callbackUrl ?? null;
+      this.waitingList.setStatus(entry.id, "NOTIFIED", now);
+      this.waiting.waiting -= 1;
+      this.waiting.offered += entry.quantity;
+      const decision: Decision = {
+        outcome: "ACCEPTED",
+        reason: `offered ${entry.quantity} of ${places}`,
+        state: w.state,
+      };
+      const cause: Cause = {
+        type: "waiting_list.notify",
+        requestId: "system",
+        quantity: entry.quantity,
+        detail: { entry_id: entry.id, callback_url: callback },
+      };
+      this.record(this.decided(w, decision, w.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
+    }
+  }
+
+  /** A notified client booked: its offer is taken up and no longer counts against the places to offer. */
+  private fulfilWaiting(clientId: string, now: number): void {
+    const entry = this.waitingList.activeOf(clientId);
+    if (entry?.status !== "NOTIFIED") return;
+    this.waitingList.setStatus(entry.id, "FULFILLED", now);
+    this.waiting.offered -= entry.quantity;
+  }
+
+  /** Rebuilds the in-memory views that storage already holds. */
+  private loadDerived(): void {
+    if (!this.current) return;
+    this.nextExpiry = this.store.nextHoldExpiry();
+    this.waiting = this.waitingList.counts();
+  }
+
+  private resourceReply(state: ResourceState, status: 200 | 201): Reply {
+    const headers: Record<string, string> = { ETag: `"${state.version}"` };
+    if (status === 201) headers.Location = `/resources/${state.id}`;
+    return { status, headers, body: JSON.stringify(resourceJson(state, this.waiting.waiting)) };
+  }
 }
 
 function notFound(requestId: string): Reply {
   return errorReply("NOT_FOUND", "Resource not found.", requestId);
-}
-
-/** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes. */
-function backoff(failures: number): number {
-  const ceiling = Math.min(300_000, 1000 * 2 ** (failures - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
-
-function logWarn(msg: string, resourceId: string, err: unknown, extra: Record<string, unknown> = {}): void {
-  console.warn(JSON.stringify({ level: "warn", msg, resource_id: resourceId, error: String(err), ...extra }));
 }

@@ -80,6 +80,35 @@ const MIGRATIONS: string[] = [
    );
    INSERT INTO outbox_state VALUES (1, 0, 0, 0, 0);
    CREATE UNIQUE INDEX timeline_idempotency_key ON timeline (idempotency_key) WHERE idempotency_key IS NOT NULL;`,
+
+  // v2: hold expiry, the waiting list and webhook delivery.
+  `CREATE INDEX reservations_held_expiry ON reservations (expires_at) WHERE status = 'HELD';
+   CREATE TABLE waiting_list (
+     id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity >= 1),
+     status TEXT NOT NULL CHECK (status IN ('WAITING', 'NOTIFIED', 'FULFILLED', 'LEFT')),
+     server_seq INTEGER NOT NULL,
+     joined_at INTEGER NOT NULL,
+     callback_url TEXT,
+     notified_at INTEGER,
+     left_at INTEGER
+   );
+   CREATE INDEX waiting_list_queue ON waiting_list (server_seq) WHERE status = 'WAITING';
+   CREATE UNIQUE INDEX waiting_list_active_client ON waiting_list (client_id) WHERE status IN ('WAITING', 'NOTIFIED');
+   -- Webhook deliveries that failed and wait for their next attempt.
+   CREATE TABLE webhook_retries (
+     id INTEGER PRIMARY KEY,
+     seq INTEGER NOT NULL,
+     url TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     last_error TEXT NOT NULL
+   );
+   CREATE INDEX webhook_retries_due ON webhook_retries (next_at);
+   ALTER TABLE outbox_state ADD COLUMN webhook_seq INTEGER NOT NULL DEFAULT 0;
+   -- Objects that existed before webhooks do not replay their whole history.
+   UPDATE outbox_state SET webhook_seq = COALESCE((SELECT last_seq FROM resource), 0);`,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

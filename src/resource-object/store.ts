@@ -158,17 +158,51 @@ export class ResourceStore {
       failures: row.failures as number,
       kvVersion: row.kv_version as number,
       kvWrittenAt: row.kv_written_at as number,
+      webhookSeq: row.webhook_seq as number,
     };
   }
 
   saveOutboxState(s: OutboxState): void {
     this.sql.exec(
-      "UPDATE outbox_state SET drained_seq = ?, failures = ?, kv_version = ?, kv_written_at = ?",
+      "UPDATE outbox_state SET drained_seq = ?, failures = ?, kv_version = ?, kv_written_at = ?, webhook_seq = ?",
       s.drainedSeq,
       s.failures,
       s.kvVersion,
       s.kvWrittenAt,
+      s.webhookSeq,
     );
+  }
+
+  setStatus(id: string, status: ReservationStatus, at: number, seq: number): void {
+    const column = STATUS_TIME_COLUMN[status];
+    if (column) {
+      this.sql.exec(
+        `UPDATE reservations SET status = ?, ${column} = ?, updated_seq = ? WHERE id = ?`,
+        status,
+        at,
+        seq,
+        id,
+      );
+    } else {
+      this.sql.exec("UPDATE reservations SET status = ?, updated_seq = ? WHERE id = ?", status, seq, id);
+    }
+  }
+
+  /** Holds whose `expires_at` has passed, soonest first (uses the partial index on HELD rows). */
+  dueHolds(now: number, limit: number): { id: string; quantity: number; expiresAt: number }[] {
+    return this.sql
+      .exec<Row>(
+        "SELECT id, quantity, expires_at FROM reservations WHERE status = 'HELD' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+        now,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ id: r.id as string, quantity: r.quantity as number, expiresAt: r.expires_at as number }));
+  }
+
+  nextHoldExpiry(): number | null {
+    const row = this.sql.exec<Row>("SELECT MIN(expires_at) AS at FROM reservations WHERE status = 'HELD'").one();
+    return (row.at as number | null) ?? null;
   }
 
   /** Appends a decision, with the idempotency record of its request when there is one. */
@@ -197,6 +231,11 @@ export class ResourceStore {
       remembered ? JSON.stringify(remembered.headers) : null,
       remembered?.body ?? null,
     );
+  }
+
+  /** One timeline entry, e.g. to rebuild the event of a webhook retry. */
+  timelineEntry(seq: number): TimelineEntry | null {
+    return this.timeline(seq - 1, 1)[0] ?? null;
   }
 
   /** Timeline entries with `seq > afterSeq`, oldest first; uses the primary key, never scans. */
@@ -252,6 +291,8 @@ export interface OutboxState {
   failures: number;
   kvVersion: number;
   kvWrittenAt: number;
+  /** The last timeline entry handed to webhook delivery. */
+  webhookSeq: number;
 }
 
 function toReservation(row: Row, resourceId: string): Reservation {
@@ -271,3 +312,10 @@ function toReservation(row: Row, resourceId: string): Reservation {
     checkedInAt: row.checked_in_at as number | null,
   };
 }
+
+/** The columns a status change sets, besides the status itself. */
+const STATUS_TIME_COLUMN: Partial<Record<ReservationStatus, string>> = {
+  CANCELLED: "cancelled_at",
+  EXPIRED: "expired_at",
+  CHECKED_IN: "checked_in_at",
+};

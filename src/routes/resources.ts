@@ -47,15 +47,15 @@ resources.get("/", async (c) => {
   const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const page = await listResources(c.env.DB, { type: query.type, state: query.state, afterId, limit: query.limit });
   return c.json({
-    items: page.items.map(resourceJson),
+    items: page.items.map((state) => resourceJson(state)),
     next_cursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
   });
 });
 
 resources.get("/:id", async (c) => {
-  const state = await resourceStub(c.env, knownResourceId(c.req.param("id"))).get();
-  if (!state) throw resourceNotFound();
-  return c.json(resourceJson(state), 200, { ETag: `"${state.version}"` });
+  const found = await resourceStub(c.env, knownResourceId(c.req.param("id"))).get();
+  if (!found) throw resourceNotFound();
+  return c.json(resourceJson(found.state, found.waitingListLength), 200, { ETag: `"${found.state.version}"` });
 });
 
 resources.post("/:id/close", async (c) => {

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+// `npm run serve`: a production-like local server. It builds the bundle a
+// deploy would upload (`wrangler deploy --dry-run`) and serves it with one
+// workerd process through the Miniflare API: no bundler watching src/, no
+// dev proxy in front, no inspector. Bindings come from wrangler.toml through
+// wrangler's own translation, so they are never written twice.
+//
+// Flags: --port <n> (8787)  --persist-to <dir> (.wrangler/serve-state)  --bench-routes
+//
+// State is persisted in the same layout as `wrangler dev --persist-to <dir>`
+// (<dir>/v3/...), and the D1 migrations are applied to it before serving, in
+// the `d1_migrations` table that `wrangler d1 migrations apply` keeps.
+//
+// When started by `npm run bench` (with an IPC channel), it reports
+// {type: "ready", url, token} and answers {type: "d1", id, sql, params}
+// queries against the served D1 database, and exits when its parent goes.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CONFIG = path.join(ROOT, "wrangler.toml");
+const HOST = "127.0.0.1";
+const MIGRATIONS_TABLE = "d1_migrations"; // wrangler's default name
+const BREAKPOINT = "--> statement-breakpoint"; // drizzle-kit's statement separator
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: "string", default: "8787" },
+    "persist-to": { type: "string", default: ".wrangler/serve-state" },
+    "bench-routes": { type: "boolean", default: false },
+  },
+});
+const port = Number(args.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`serve: --port must be a port number, got ${JSON.stringify(args.port)}`);
+  process.exit(2);
+}
+// wrangler resolves --persist-to against the working directory and keeps its data under v3/.
+const persistRoot = path.join(path.resolve(args["persist-to"]), "v3");
+
+/** The bundle `wrangler deploy` would upload, in a temporary directory: same build, same code. */
+function buildBundle() {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), "reservation-engine-bundle-"));
+  const build = spawnSync(
+    path.join(ROOT, "node_modules", ".bin", "wrangler"),
+    ["deploy", "--dry-run", "--outdir", outdir, "--config", CONFIG],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  if (build.status !== 0) {
+    rmSync(outdir, { recursive: true, force: true });
+    throw new Error(`wrangler deploy --dry-run exited with ${build.status}`);
+  }
+  return outdir;
+}
+
+/** ADMIN_TOKEN from .dev.vars (as `wrangler dev` would use), else a fresh one for this run only. */
+function adminToken() {
+  const file = path.join(ROOT, ".dev.vars");
+  const found = existsSync(file) && readFileSync(file, "utf8").match(/^ADMIN_TOKEN=(.+)$/m);
+  if (found) return { token: found[1].trim(), source: ".dev.vars" };
+  return { token: `serve_${randomBytes(24).toString("base64url")}`, source: "generated for this run" };
+}
+
+/**
+ * Applies migrations/*.sql not yet listed in `d1_migrations`, each with its
+ * bookkeeping row in one batch (one transaction), as wrangler does.
+ */
+async function applyMigrations(db, dir) {
+  await db
+    .prepare(
+      `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         name TEXT UNIQUE,
+         applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)`,
+    )
+    .run();
+  const { results } = await db.prepare(`SELECT name FROM ${MIGRATIONS_TABLE}`).all();
+  const applied = new Set(results.map((r) => r.name));
+  const pending = readdirSync(dir)
+    .filter((f) => f.endsWith(".sql") && !applied.has(f))
+    .sort();
+  for (const name of pending) {
+    const statements = readFileSync(path.join(dir, name), "utf8")
+      .split(BREAKPOINT)
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => db.prepare(s));
+    await db.batch([...statements, db.prepare(`INSERT INTO ${MIGRATIONS_TABLE} (name) VALUES (?)`).bind(name)]);
+  }
+  return pending;
+}
+
+/** Prints a one-line reason and exits: the causes here (a broken build, a taken port) need no stack. */
+function die(message) {
+  console.error(`serve: ${message}`);
+  process.exit(1);
+}
+
+const config = unstable_readConfig({ config: CONFIG });
+const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+const migrationsDir = path.join(
+  ROOT,
+  config.d1_databases.find((d) => d.binding === "DB")?.migrations_dir ?? "migrations",
+);
+let bundleDir;
+try {
+  bundleDir = buildBundle();
+} catch (error) {
+  die(error.message);
+}
+
+// Migrate with a throwaway instance that serves nothing, so no request can
+// reach the Worker before its tables exist (wrangler does the same).
+mkdirSync(persistRoot, { recursive: true });
+const migrator = new Miniflare({
+  modules: true,
+  script: "export default {}",
+  d1Databases: workerOptions.d1Databases,
+  defaultPersistRoot: persistRoot,
+});
+const applied = await applyMigrations(await migrator.getD1Database("DB"), migrationsDir)
+  .catch((error) => {
+    rmSync(bundleDir, { recursive: true, force: true });
+    die(`D1 migrations failed: ${error.message}`);
+  })
+  .finally(() => migrator.dispose());
+
+const { token, source } = adminToken();
+const mf = new Miniflare({
+  ...workerOptions,
+  name: config.name,
+  modules: true,
+  scriptPath: path.join(bundleDir, "index.js"),
+  modulesRoot: bundleDir, // module names are relative to it, and the bundle lives outside the repo
+  bindings: { ...workerOptions.bindings, ADMIN_TOKEN: token, BENCH_ROUTES: String(args["bench-routes"]) },
+  host: HOST,
+  port,
+  defaultPersistRoot: persistRoot,
+  cf: false, // no internet here: do not fetch the `Request.cf` template
+  logRequests: false, // production does not log every request
+  log: new Log(LogLevel.WARN),
+});
+
+let stopping = null;
+/** mf.dispose() stops workerd; everything else this process made goes with it. */
+function shutdown(code = 0) {
+  stopping ??= mf
+    .dispose()
+    .catch((error) => console.error(`serve: dispose failed: ${error}`))
+    .finally(() => {
+      rmSync(bundleDir, { recursive: true, force: true });
+      process.exit(code);
+    });
+  return stopping;
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => shutdown(0));
+
+let url;
+try {
+  url = (await mf.ready).toString().replace(/\/$/, "");
+} catch (error) {
+  console.error(`serve: workerd did not start: ${error?.message ?? error}`);
+  await shutdown(1);
+}
+
+console.log(`serve: migrations applied now: ${applied.length ? applied.join(", ") : "none pending"}`);
+console.log(`serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}`);
+console.log(`serve: ADMIN_TOKEN (${source}): ${token}`);
+console.log(`serve: ready on ${url}  (try: curl ${url}/health)`);
+
+if (process.send) {
+  // Started by the benchmark: it reads D1 through this same instance.
+  const db = await mf.getD1Database("DB");
+  process.on("message", async (message) => {
+    if (message?.type !== "d1") return;
+    try {
+      const { results } = await db
+        .prepare(message.sql)
+        .bind(...(message.params ?? []))
+        .all();
+      process.send({ type: "d1", id: message.id, rows: results });
+    } catch (error) {
+      process.send({ type: "d1", id: message.id, error: String(error) });
+    }
+  });
+  process.on("disconnect", () => shutdown(0));
+  process.send({ type: "ready", url, token });
+}

@@ -1,0 +1,158 @@
+/**
+ * The alarm's outbox work, in order: timeline entries to D1 history, the
+ * availability snapshot to KV (at most once per second, KV's limit), and
+ * webhooks. Never on the commit path: commits go on while this awaits, and a
+ * slow or failing dependency only delays its own step. A failure leaves the
+ * rows where they are and retries with exponential backoff and jitter.
+ */
+import type { Config } from "../config";
+import type { Json } from "../domain/resource";
+import { availabilityOf, putAvailability } from "../storage/availability-cache";
+import { DRAIN_BATCH, drainToHistory } from "./outbox";
+import type { OutboxState, ResourceStore, Sequenced } from "./store";
+import { deliver, eventOf, RetryStore, targetsOf } from "./webhooks";
+
+/** KV accepts at most one write per key per second. */
+const KV_WRITE_INTERVAL_MS = 1000;
+/** Drain batches per alarm run before yielding to a fresh alarm. */
+const MAX_BATCHES_PER_ALARM = 20;
+/** Webhook deliveries started per alarm run (new events and retries together). */
+const DELIVERIES_PER_ALARM = 50;
+/** Soonest follow-up when work is left over. */
+const AGAIN_MS = 100;
+
+/** What the alarm's work needs of its Durable Object. */
+export interface AlarmHost {
+  storage: DurableObjectStorage;
+  store: ResourceStore;
+  settings: Config;
+  bindings: { db: D1Database; kv: KVNamespace; fetch: typeof fetch };
+  clock: () => number;
+  /** The committed state now (it moves on while the alarm awaits). */
+  current: () => Sequenced | null;
+  /** Records a decision that no client asked for, e.g. a dead-lettered webhook. */
+  recordNote: (type: string, reason: string, detail: Record<string, Json>) => void;
+}
+
+/** Does one round of outbox work; returns when the alarm should fire next (epoch ms), or null. */
+export async function runAlarm(o: AlarmHost): Promise<number | null> {
+  const outbox = o.store.outboxState();
+  const [historyAt, webhooksAt] = await Promise.all([drainHistory(o, outbox), deliverWebhooks(o, outbox)]);
+  const kvAt = await refreshAvailability(o, outbox);
+  o.storage.transactionSync(() => o.store.saveOutboxState(outbox));
+  const times = [historyAt, webhooksAt, kvAt].filter((t): t is number => t !== null);
+  return times.length ? Math.min(...times) : null;
+}
+
+async function drainHistory(o: AlarmHost, outbox: OutboxState): Promise<number | null> {
+  try {
+    for (let batch = 0; batch < MAX_BATCHES_PER_ALARM; batch++) {
+      const entries = o.store.timeline(outbox.drainedSeq, DRAIN_BATCH);
+      const last = entries.at(-1);
+      if (!last) break;
+      await drainToHistory(o.bindings.db, o.store, (o.current() as Sequenced).state, entries);
+      outbox.drainedSeq = last.seq;
+      o.storage.transactionSync(() => o.store.saveOutboxState(outbox));
+    }
+    outbox.failures = 0;
+    return (o.current()?.lastSeq ?? 0) > outbox.drainedSeq ? Date.now() + AGAIN_MS : null;
+  } catch (err) {
+    outbox.failures += 1;
+    const retryIn = backoff(outbox.failures);
+    logWarn(o, "history drain failed", err, { failures: outbox.failures, retry_in_ms: retryIn });
+    return Date.now() + retryIn;
+  }
+}
+
+async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<number | null> {
+  const state = o.current()?.state;
+  if (!state || state.version === outbox.kvVersion) return null;
+  const wait = outbox.kvWrittenAt + KV_WRITE_INTERVAL_MS - Date.now();
+  if (wait > 0) return Date.now() + wait;
+  try {
+    await putAvailability(o.bindings.kv, availabilityOf(state, o.clock()), o.settings.AVAILABILITY_TTL_SECONDS);
+    outbox.kvVersion = state.version;
+    outbox.kvWrittenAt = Date.now();
+    return null;
+  } catch (err) {
+    logWarn(o, "availability refresh failed", err);
+    return Date.now() + KV_WRITE_INTERVAL_MS;
+  }
+}
+
+/**
+ * New events after `webhookSeq` are tried once each; a failure becomes a
+ * retry row with its next attempt time; a retry that fails its last attempt
+ * is dead-lettered: recorded in the timeline (and so in D1 history).
+ */
+async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<number | null> {
+  const settings = o.settings;
+  const retries = new RetryStore(o.storage.sql);
+  const resourceId = o.current()?.state.id ?? "";
+  const attempt = async (url: string, seq: number): Promise<string | null> => {
+    const entry = o.store.timelineEntry(seq);
+    const event = entry && eventOf(entry, resourceId);
+    if (!event) return null;
+    if (!settings.WEBHOOK_SECRET) return "WEBHOOK_SECRET is not configured";
+    try {
+      await deliver(o.bindings.fetch, url, event, settings.WEBHOOK_SECRET, settings.WEBHOOK_TIMEOUT_MS);
+      return null;
+    } catch (err) {
+      return String(err);
+    }
+  };
+
+  const entries = o.store.timeline(outbox.webhookSeq, DELIVERIES_PER_ALARM);
+  const fresh = entries.flatMap((entry) => {
+    const event = eventOf(entry, resourceId);
+    return event ? targetsOf(event, entry, settings.WEBHOOK_URL).map((url) => ({ url, seq: entry.seq })) : [];
+  });
+  const scanned = entries.at(-1)?.seq ?? outbox.webhookSeq;
+  const due = retries.due(Date.now(), DELIVERIES_PER_ALARM);
+  const [freshResults, dueResults] = await Promise.all([
+    Promise.all(fresh.map((d) => attempt(d.url, d.seq))),
+    Promise.all(due.map((r) => attempt(r.url, r.seq))),
+  ]);
+
+  const deadLetters: { seq: number; url: string; attempts: number; error: string }[] = [];
+  o.storage.transactionSync(() => {
+    fresh.forEach((d, i) => {
+      const error = freshResults[i];
+      if (error) retries.add(d.seq, d.url, 1, Date.now() + backoff(1), error);
+    });
+    due.forEach((r, i) => {
+      const error = dueResults[i];
+      if (!error) retries.remove(r.id);
+      else if (r.attempts + 1 >= settings.WEBHOOK_MAX_ATTEMPTS) {
+        retries.remove(r.id);
+        deadLetters.push({ seq: r.seq, url: r.url, attempts: r.attempts + 1, error });
+      } else retries.reschedule(r.id, r.attempts + 1, Date.now() + backoff(r.attempts + 1), error);
+    });
+  });
+  outbox.webhookSeq = scanned;
+  for (const d of deadLetters) {
+    o.recordNote("webhook.dead_letter", `gave up after ${d.attempts} attempts: ${d.error}`, {
+      event_id: `evt_${resourceId}_${d.seq}`,
+      event_seq: d.seq,
+      url: d.url,
+      attempts: d.attempts,
+      last_error: d.error,
+    });
+  }
+  const behind = (o.current()?.lastSeq ?? 0) > outbox.webhookSeq;
+  const next = retries.nextAt();
+  if (behind) return Date.now() + AGAIN_MS;
+  return next;
+}
+
+/** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes. */
+export function backoff(failures: number): number {
+  const ceiling = Math.min(300_000, 1000 * 2 ** (failures - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+function logWarn(o: AlarmHost, msg: string, err: unknown, extra: Record<string, unknown> = {}): void {
+  console.warn(
+    JSON.stringify({ level: "warn", msg, resource_id: o.current()?.state.id, error: String(err), ...extra }),
+  );
+}
