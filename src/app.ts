@@ -8,6 +8,7 @@ import { availability } from "./routes/availability";
 import { ops } from "./routes/ops";
 import { reservations } from "./routes/reservations";
 import { resources } from "./routes/resources";
+import { waitingList } from "./routes/waiting-list";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -25,6 +26,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/availability", availability);
   app.route("/resources", resources);
   app.route("/reservations", reservations);
+  app.route("/waiting-list", waitingList);
   app.route("/admin", admin);
   app.notFound(notFound);
   app.onError(onError);

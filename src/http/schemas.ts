@@ -56,22 +56,63 @@ function nestsWithin(root: unknown, maxDepth: number): boolean {
 
 export const resourceId = z.string().regex(RESOURCE_ID_PATTERN, "must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$");
 
+/** The writable fields of a resource: created with defaults, patched with any subset. */
+const resourceFields = {
+  type: text(64),
+  capacity: z.int().min(0).max(1_000_000),
+  waiting_list_enabled: z.boolean(),
+  booking_opens_at: isoTime.nullable(),
+  booking_closes_at: isoTime.nullable(),
+  max_quantity_per_reservation: z.int().min(1).max(1_000_000).nullable(),
+  hold_ttl_seconds: z.int().min(30).max(86_400),
+  metadata,
+};
+
 export const CreateResourceBody = z
   .strictObject({
     id: resourceId.optional(),
-    type: text(64),
-    capacity: z.int().min(0).max(1_000_000),
-    waiting_list_enabled: z.boolean().default(false),
-    booking_opens_at: isoTime.nullable().default(null),
-    booking_closes_at: isoTime.nullable().default(null),
-    max_quantity_per_reservation: z.int().min(1).max(1_000_000).nullable().default(null),
-    hold_ttl_seconds: z.int().min(30).max(86_400).default(600),
+    ...resourceFields,
+    waiting_list_enabled: resourceFields.waiting_list_enabled.default(false),
+    booking_opens_at: resourceFields.booking_opens_at.default(null),
+    booking_closes_at: resourceFields.booking_closes_at.default(null),
+    max_quantity_per_reservation: resourceFields.max_quantity_per_reservation.default(null),
+    hold_ttl_seconds: resourceFields.hold_ttl_seconds.default(600),
     metadata: metadata.default({}),
   })
   .refine(
     (b) => b.booking_opens_at === null || b.booking_closes_at === null || b.booking_opens_at < b.booking_closes_at,
     { message: "booking_opens_at must be before booking_closes_at", path: ["booking_closes_at"] },
   );
+
+/** PATCH /resources/{id}: any subset of the writable fields except `id`, at least one. */
+export const UpdateResourceBody = z
+  .strictObject(resourceFields)
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change", path: ["body"] });
+
+/** `If-Match: "<version>"` (a weak `W/` prefix is accepted). */
+export const IfMatch = z
+  .string()
+  .regex(/^(W\/)?"?\d{1,15}"?$/, 'must be a version in quotes, e.g. "3"')
+  .transform((v) => Number(v.replace(/\D/g, "")));
+
+export const JoinWaitingListBody = z.strictObject({
+  resource_id: resourceId,
+  client_id: text(128),
+  quantity: z.int().min(1).max(1_000_000).default(1),
+  callback_url: z
+    .url({ protocol: /^https$/, hostname: z.regexes.domain })
+    .max(2048)
+    .nullable()
+    .default(null),
+});
+
+export const LeaveWaitingListBody = z.strictObject({ entry_id: z.string().min(1).max(200) });
+
+export const PageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
 
 export const CreateReservationBody = z.strictObject({
   resource_id: resourceId,

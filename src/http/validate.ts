@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { AppError } from "./errors";
 import type { ErrorDetail } from "./render";
 import type { AppEnv } from "./types";
@@ -8,6 +8,8 @@ import type { AppEnv } from "./types";
  * The one validation hook: every zod failure, from a body, a query or a
  * header, becomes `400 VALIDATION_ERROR` with one `details` entry per problem.
  */
+const EmptyBody = z.strictObject({});
+
 export function validationError(error: z.ZodError, where?: string): AppError {
   const details: ErrorDetail[] = error.issues.flatMap((issue) => {
     const field = [where, ...issue.path.map(String)].filter(Boolean).join(".") || "body";
@@ -56,4 +58,21 @@ export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: 
 
 export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
   return parseWith(schema, c.req.query(), "query");
+}
+
+/** For action routes without parameters: no body, or an empty JSON object. Anything else is a 400. */
+export async function readNoBody(c: Context<AppEnv>): Promise<void> {
+  const raw = await c.req.text();
+  if (raw.trim() === "") return;
+  const type = c.req.header("Content-Type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new AppError("VALIDATION_ERROR", "The body is not valid JSON.", [{ field: "body", issue: "invalid_json" }]);
+  }
+  parseWith(EmptyBody, body);
 }

@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../http/auth";
+import { AppError } from "../http/errors";
 import { exportStream } from "../http/export-stream";
 import { iso } from "../http/render";
-import { ExportQuery, TimelineQuery } from "../http/schemas";
+import { ExportQuery, PageQuery, TimelineQuery } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
-import { reservationPages } from "../storage/history";
+import { decisionsOfTypes, reservationPages } from "../storage/history";
 import { knownResourceId, resourceNotFound } from "./resources";
 
 export const admin = new Hono<AppEnv>();
@@ -48,3 +49,58 @@ admin.get("/reservations/export", (c) => {
     "Content-Disposition": `attachment; filename="reservations.${query.format}"`,
   });
 });
+
+/** Admin actions recorded with every resource's decisions: who, what, before and after. */
+const AUDITED = ["resource.create", "resource.update", "resource.close", "resource.reopen"];
+
+/** Every admin action, newest first, from the history database (seconds behind the objects). */
+admin.get("/audit", async (c) => {
+  const query = readQuery(c, PageQuery);
+  const page = await decisionsOfTypes(c.env.DB, AUDITED, { beforeId: cursorId(query.cursor), limit: query.limit });
+  return c.json({
+    items: page.items.map((e) => {
+      const detail = JSON.parse(e.detail) as Record<string, unknown>;
+      return {
+        id: e.id,
+        time: iso(e.serverTimestamp),
+        action: e.type,
+        resource_id: e.resourceId,
+        outcome: e.outcome,
+        reason: e.reason,
+        key_id: detail.actor ?? null,
+        request_id: e.requestId,
+        before: detail.before ?? null,
+        after: detail.after ?? null,
+      };
+    }),
+    next_cursor: page.nextBeforeId === null ? null : String(page.nextBeforeId),
+  });
+});
+
+/** Webhook events whose delivery gave up after the last attempt, newest first. */
+admin.get("/dead-letters", async (c) => {
+  const query = readQuery(c, PageQuery);
+  const page = await decisionsOfTypes(c.env.DB, ["webhook.dead_letter"], {
+    beforeId: cursorId(query.cursor),
+    limit: query.limit,
+  });
+  return c.json({
+    items: page.items.map((e) => ({
+      id: e.id,
+      time: iso(e.serverTimestamp),
+      resource_id: e.resourceId,
+      ...JSON.parse(e.detail),
+    })),
+    next_cursor: page.nextBeforeId === null ? null : String(page.nextBeforeId),
+  });
+});
+
+function cursorId(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(cursor)) {
+    throw new AppError("VALIDATION_ERROR", "cursor: not a cursor this API returned", [
+      { field: "query.cursor", issue: "invalid_cursor" },
+    ]);
+  }
+  return Number(cursor);
+}

@@ -6,7 +6,7 @@ import { idempotencyOf, sendReply } from "../http/idempotency";
 import { reservationJson } from "../http/render";
 import { CreateReservationBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import { readJson } from "../http/validate";
+import { readJson, readNoBody } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 
 export const reservations = new Hono<AppEnv>();
@@ -28,8 +28,47 @@ reservations.post("/", async (c) => {
 
 reservations.get("/:id", async (c) => {
   const id = c.req.param("id");
-  const resourceId = resourceIdOfReservation(id);
-  const reservation = resourceId ? await resourceStub(c.env, resourceId).getReservation(id) : null;
-  if (!reservation) throw new AppError("NOT_FOUND", "Reservation not found.");
+  const reservation = await owner(c.env, id).getReservation(id);
+  if (!reservation) throw reservationNotFound();
   return c.json(reservationJson(reservation));
 });
+
+/** HELD → CONFIRMED; confirming a confirmed one returns it unchanged. Idempotent with a key. */
+reservations.post("/:id/confirm", async (c) => {
+  await readNoBody(c);
+  const reservationId = c.req.param("id");
+  const idempotency = await idempotencyOf(c, "POST /reservations/confirm", { reservationId });
+  return sendReply(
+    c,
+    await owner(c.env, reservationId).confirm({ reservationId, requestId: c.get("requestId"), idempotency }),
+  );
+});
+
+/** HELD|CONFIRMED → CANCELLED, releasing the capacity; cancelling twice returns it unchanged. */
+reservations.post("/:id/cancel", async (c) => {
+  await readNoBody(c);
+  const reservationId = c.req.param("id");
+  const idempotency = await idempotencyOf(c, "POST /reservations/cancel", { reservationId });
+  return sendReply(
+    c,
+    await owner(c.env, reservationId).cancel({ reservationId, requestId: c.get("requestId"), idempotency }),
+  );
+});
+
+/** CONFIRMED → CHECKED_IN exactly once: a second check-in is a 409. */
+reservations.post("/:id/check-in", async (c) => {
+  await readNoBody(c);
+  const reservationId = c.req.param("id");
+  return sendReply(c, await owner(c.env, reservationId).checkIn({ reservationId, requestId: c.get("requestId") }));
+});
+
+/** The object owning a reservation id; a malformed id is answered like an unknown one. */
+function owner(env: Env, reservationId: string) {
+  const resourceId = resourceIdOfReservation(reservationId);
+  if (!resourceId) throw reservationNotFound();
+  return resourceStub(env, resourceId);
+}
+
+function reservationNotFound(): AppError {
+  return new AppError("NOT_FOUND", "Reservation not found.");
+}

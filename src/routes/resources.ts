@@ -1,12 +1,12 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { isResourceId } from "../domain/ids";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
 import { resourceJson } from "../http/render";
-import { CreateResourceBody, ListResourcesQuery } from "../http/schemas";
+import { CreateResourceBody, IfMatch, ListResourcesQuery, UpdateResourceBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import { readJson, readQuery } from "../http/validate";
+import { parseWith, readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { availabilityKey } from "../storage/availability-cache";
 import { listResources } from "../storage/history";
@@ -32,7 +32,7 @@ resources.post("/", async (c) => {
       holdTtlSeconds: body.hold_ttl_seconds,
       metadata: body.metadata,
     },
-    requestId: c.get("requestId"),
+    ...caller(c),
     idempotency,
   });
   // An earlier lookup may have cached this id as unknown; the object's alarm
@@ -58,15 +58,42 @@ resources.get("/:id", async (c) => {
   return c.json(resourceJson(found.state, found.waitingListLength), 200, { ETag: `"${found.state.version}"` });
 });
 
-resources.post("/:id/close", async (c) => {
+/** Changes rules and metadata; `If-Match: "<version>"` makes it conditional (412 when stale). */
+resources.patch("/:id", async (c) => {
   const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  return sendReply(c, await stub.close({ requestId: c.get("requestId") }));
+  const body = await readJson(c, UpdateResourceBody);
+  const ifMatchHeader = c.req.header("If-Match");
+  const ifMatch = ifMatchHeader === undefined ? undefined : parseWith(IfMatch, ifMatchHeader, "header.If-Match");
+  const patch = {
+    type: body.type,
+    capacity: body.capacity,
+    waitingListEnabled: body.waiting_list_enabled,
+    bookingOpensAt: body.booking_opens_at,
+    bookingClosesAt: body.booking_closes_at,
+    maxQuantityPerReservation: body.max_quantity_per_reservation,
+    holdTtlSeconds: body.hold_ttl_seconds,
+    metadata: body.metadata,
+  };
+  const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+  return sendReply(c, await stub.update({ patch: given, ifMatch, ...caller(c) }));
+});
+
+resources.post("/:id/close", async (c) => {
+  await readNoBody(c);
+  const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
+  return sendReply(c, await stub.close(caller(c)));
 });
 
 resources.post("/:id/reopen", async (c) => {
+  await readNoBody(c);
   const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  return sendReply(c, await stub.reopen({ requestId: c.get("requestId") }));
+  return sendReply(c, await stub.reopen(caller(c)));
 });
+
+/** Who asks, for the timeline and the audit trail. */
+function caller(c: Context<AppEnv>) {
+  return { requestId: c.get("requestId"), actor: c.get("principal") };
+}
 
 /** A path id that cannot name a resource is answered like an unknown one, without asking any object. */
 export function knownResourceId(id: string): string {

@@ -3,11 +3,11 @@
  * and the reservation export. Keyset pagination everywhere, so a page costs
  * the same at the start and at the end of a million rows.
  */
-import { and, asc, eq, gt, gte, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Reservation } from "../domain/reservation";
 import type { ResourceState } from "../domain/resource";
-import { reservations, resources } from "./d1-schema";
+import { decisionEvents, reservations, resources } from "./d1-schema";
 
 export interface ResourceFilter {
   type?: string;
@@ -79,4 +79,25 @@ export async function* reservationPages(db: D1Database, f: ReservationFilter): A
     if (!last || rows.length < EXPORT_PAGE) return;
     after = { ts: last.serverTimestamp, id: last.id };
   }
+}
+
+/** Decisions of the given types across resources, newest first; `beforeId` pages backwards. */
+export async function decisionsOfTypes(
+  db: D1Database,
+  types: string[],
+  page: { beforeId?: number; limit: number },
+): Promise<{ items: (typeof decisionEvents.$inferSelect)[]; nextBeforeId: number | null }> {
+  const rows = await drizzle(db)
+    .select()
+    .from(decisionEvents)
+    .where(
+      and(
+        inArray(decisionEvents.type, types),
+        page.beforeId === undefined ? undefined : lt(decisionEvents.id, page.beforeId),
+      ),
+    )
+    .orderBy(desc(decisionEvents.id))
+    .limit(page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  return { items, nextBeforeId: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
 }

@@ -1,0 +1,195 @@
+// The server under test, in one of two modes, each in its own process group
+// so that it and its workerd child are stopped together by our own PIDs:
+//   serve:        `node scripts/serve.mjs` (the deploy bundle in one workerd),
+//                 forked with an IPC channel: it reports its URL and token and
+//                 answers D1 queries through its own Miniflare instance.
+//   wrangler-dev: `wrangler dev` on a fresh --persist-to, as `npm start` runs it.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { HOST, ROOT, sleep } from "./util.mjs";
+
+const HEALTH_TIMEOUT_MS = 90_000;
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * Starts the server and resolves once GET /health answers 200.
+ * Returns { mode, base, token, pid, d1(sql, params), stop() }.
+ */
+export async function startServer({ mode, stateDir, logFile }) {
+  mkdirSync(stateDir, { recursive: true });
+  const log = createWriteStream(logFile, { flags: "a" });
+  const server = mode === "serve" ? await startServe(stateDir, log) : await startWranglerDev(stateDir, log);
+  const stop = server.stop;
+  server.stop = async () => {
+    await stop();
+    await new Promise((resolve) => log.end(resolve));
+  };
+  try {
+    await waitForHealth(server);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+function childEnv() {
+  return {
+    ...process.env,
+    CI: "true", // no interactive prompts
+    NO_COLOR: "1",
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false", // no internet here; the app does not read `request.cf`
+  };
+}
+
+/** Starts a child that leads its own process group, its output appended to `log`. */
+function spawnLogged(command, argv, log, options = {}) {
+  const child = spawn(command, argv.map(String), {
+    cwd: ROOT,
+    env: childEnv(),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...options,
+  });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  return child;
+}
+
+/**
+ * Exit tracking and a stop that escalates: SIGTERM to the leader only (serve
+ * disposes its workerd itself) or to the whole group (wrangler dev's tree,
+ * as `npm start` does), then SIGKILL to whatever is left in the group.
+ */
+function managed(child, extra, { termGroup }) {
+  const server = { pid: child.pid, exited: false, ...extra };
+  const exited = new Promise((resolve) => {
+    child.on("exit", (code, signal) => {
+      server.exited = true;
+      server.exitCode = code ?? signal;
+      resolve();
+    });
+  });
+  server.stop = async () => {
+    if (!server.exited) sendSignal(termGroup ? -child.pid : child.pid, "SIGTERM");
+    await Promise.race([exited, sleep(STOP_GRACE_MS)]);
+    // Whatever the leader left behind in its group (it should be nothing).
+    if (groupAlive(child.pid)) {
+      console.error(
+        `bench: process group ${child.pid} still alive ${STOP_GRACE_MS / 1000} s after SIGTERM, killing it`,
+      );
+      sendSignal(-child.pid, "SIGKILL");
+      await Promise.race([exited, sleep(2000)]);
+    }
+  };
+  return server;
+}
+
+async function startServe(stateDir, log) {
+  const serve = path.join(ROOT, "scripts", "serve.mjs");
+  const child = spawnLogged(process.execPath, [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes"], log, {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  const server = managed(child, { mode: "serve", d1: d1Client(child) }, { termGroup: false });
+  const [ready] = await Promise.race([
+    once(child, "message"),
+    once(child, "exit").then(() => Promise.reject(new Error("scripts/serve.mjs exited before it was ready"))),
+  ]);
+  if (ready.type !== "ready") throw new Error(`unexpected first message from serve.mjs: ${JSON.stringify(ready)}`);
+  return Object.assign(server, { base: ready.url, token: ready.token });
+}
+
+/** `d1(sql, params)`: a query against the served D1 database, answered by serve.mjs's own Miniflare instance. */
+function d1Client(child) {
+  const pending = new Map();
+  let nextId = 0;
+  child.on("message", (message) => {
+    if (message.type !== "d1") return;
+    const waiter = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.error) waiter?.reject(new Error(message.error));
+    else waiter?.resolve(message.rows);
+  });
+  child.on("exit", () => {
+    for (const waiter of pending.values()) waiter.reject(new Error("the server exited"));
+    pending.clear();
+  });
+  return (sql, params = []) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.send({ type: "d1", id, sql, params });
+    });
+}
+
+async function startWranglerDev(stateDir, log) {
+  const wrangler = path.join(ROOT, "node_modules", ".bin", "wrangler");
+  // A fresh persist dir has an empty D1 database: migrate it first, as `npm start` does.
+  const migrate = spawnLogged(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], log);
+  const [code] = await once(migrate, "exit");
+  if (code !== 0) throw new Error(`wrangler d1 migrations apply exited with ${code}`);
+
+  // With --env-file wrangler does not read .dev.vars: the repo's file is neither used nor touched.
+  const token = `bench_${randomBytes(24).toString("base64url")}`;
+  const envFile = path.join(stateDir, "bench.env");
+  writeFileSync(envFile, `ADMIN_TOKEN=${token}\nBENCH_ROUTES=true\n`, { mode: 0o600 });
+  const env = childEnv();
+  delete env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV; // must not be "false", or --env-file is ignored
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const argv = ["dev", "--port", port, "--ip", HOST, "--inspector-port", inspectorPort, "--inspector-ip", HOST];
+  argv.push("--persist-to", stateDir, "--env-file", envFile, "--log-level", "warn");
+  argv.push("--show-interactive-dev-session=false");
+  const child = spawnLogged(wrangler, argv, log, { env });
+  const extra = { mode: "wrangler-dev", base: `http://${HOST}:${port}`, token, d1: null };
+  return managed(child, extra, { termGroup: true });
+}
+
+async function waitForHealth(server) {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (server.exited) throw new Error(`the ${server.mode} server exited before answering /health`);
+    try {
+      const res = await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`GET /health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `target` is a PID, or minus a process group id. */
+function sendSignal(target, signal) {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // the group is already gone
+  }
+}
