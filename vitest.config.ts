@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { webhookReceiver } from "./tests/support/webhook-receiver";
 
 /**
  * Every test runs inside workerd with the bindings of wrangler.toml: real
@@ -16,8 +17,13 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             ADMIN_TOKEN: "test-admin-token-0123456789",
+            WEBHOOK_SECRET: "test-webhook-secret-0123456789",
+            WEBHOOK_URL: "https://hooks.test/ok/global",
+            WEBHOOK_MAX_ATTEMPTS: "4",
             TEST_MIGRATIONS: migrations,
           },
+          // Outbound requests (webhooks) go to a real receiver in Node, never to the network.
+          outboundService: webhookReceiver,
         },
       }),
     ],

@@ -24,7 +24,8 @@ async function call(server, method, path, body) {
 export async function createResources(server, ids, capacity) {
   await mapLimit(ids, SETUP_CONCURRENCY, async (id) => {
     const res = await call(server, "POST", "/resources", { id, type: "bench", capacity });
-    if (res.status !== 201) throw new Error(`POST /resources ${id} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`POST /resources ${id} answered ${res.status}: ${JSON.stringify(res.body)}`);
   });
   return ids;
 }

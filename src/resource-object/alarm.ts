@@ -108,7 +108,8 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
     return event ? targetsOf(event, entry, settings.WEBHOOK_URL).map((url) => ({ url, seq: entry.seq })) : [];
   });
   const scanned = entries.at(-1)?.seq ?? outbox.webhookSeq;
-  const due = retries.due(Date.now(), DELIVERIES_PER_ALARM);
+  // Retry times follow the object's clock, so tests can make them due without sleeping.
+  const due = retries.due(o.clock(), DELIVERIES_PER_ALARM);
   const [freshResults, dueResults] = await Promise.all([
     Promise.all(fresh.map((d) => attempt(d.url, d.seq))),
     Promise.all(due.map((r) => attempt(r.url, r.seq))),
@@ -118,7 +119,7 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
   o.storage.transactionSync(() => {
     fresh.forEach((d, i) => {
       const error = freshResults[i];
-      if (error) retries.add(d.seq, d.url, 1, Date.now() + backoff(1), error);
+      if (error) retries.add(d.seq, d.url, 1, o.clock() + backoff(1), error);
     });
     due.forEach((r, i) => {
       const error = dueResults[i];
@@ -126,7 +127,7 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
       else if (r.attempts + 1 >= settings.WEBHOOK_MAX_ATTEMPTS) {
         retries.remove(r.id);
         deadLetters.push({ seq: r.seq, url: r.url, attempts: r.attempts + 1, error });
-      } else retries.reschedule(r.id, r.attempts + 1, Date.now() + backoff(r.attempts + 1), error);
+      } else retries.reschedule(r.id, r.attempts + 1, o.clock() + backoff(r.attempts + 1), error);
     });
   });
   outbox.webhookSeq = scanned;
@@ -142,7 +143,7 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
   const behind = (o.current()?.lastSeq ?? 0) > outbox.webhookSeq;
   const next = retries.nextAt();
   if (behind) return Date.now() + AGAIN_MS;
-  return next;
+  return next === null ? null : Date.now() + Math.max(0, next - o.clock());
 }
 
 /** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes. */

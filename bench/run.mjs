@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// `npm run bench`: HTTP benchmarks of the engine with correctness checks.
+//
+// Starts the server on fresh state under bench/.out/ (git-ignored), waits for
+// GET /health, runs the scenarios (bench/scenarios/) with autocannon, stops
+// the server by its PID, then runs the in-process benchmark. Prints one JSON
+// line per measurement and Markdown tables, and writes this kind of run's
+// section of bench/RESULTS.md.
+//
+// Flags: --scenario all|<name,...> (all)  --duration <s> (10)  --connections <n> (100)
+//        --runs <n> (3, medians reported)  --mode serve|wrangler-dev (serve)
+//        --memory (add the 60 s memory scenario)  --keep-state  --no-write
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { stopLoad } from "./lib/load.mjs";
+import { aggregate, environment, figuresTable, section, targets, targetsTable, writeSection } from "./lib/report.mjs";
+import { startServer } from "./lib/server.mjs";
+import { ROOT } from "./lib/util.mjs";
+import { stopInProcess } from "./scenarios/in-process.mjs";
+import { selectScenarios } from "./scenarios/index.mjs";
+
+const OUT_DIR = path.join(ROOT, "bench", ".out");
+const RESULTS = path.join(ROOT, "bench", "RESULTS.md");
+
+function log(message) {
+  console.error(`bench: ${message}`);
+}
+
+function fail(message) {
+  log(message);
+  process.exit(2);
+}
+
+function positiveInt(text, name) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "all" },
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "100" },
+    runs: { type: "string", default: "3" },
+    mode: { type: "string", default: "serve" },
+    memory: { type: "boolean", default: false },
+    "keep-state": { type: "boolean", default: false },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+if (!["serve", "wrangler-dev"].includes(args.mode)) fail("--mode must be serve or wrangler-dev");
+const options = {
+  mode: args.mode,
+  duration: positiveInt(args.duration, "--duration"),
+  connections: positiveInt(args.connections, "--connections"),
+  runs: positiveInt(args.runs, "--runs"),
+};
+let scenarios;
+try {
+  scenarios = selectScenarios(args.scenario, args.memory);
+} catch (error) {
+  fail(error.message);
+}
+
+const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
+const runDir = path.join(OUT_DIR, `run-${runId}`);
+const logFile = path.join(OUT_DIR, `server-${runId}.log`);
+let server = null;
+let interrupted = false;
+
+async function cleanup() {
+  const running = server;
+  server = null;
+  await running?.stop();
+  if (!args["keep-state"]) rmSync(runDir, { recursive: true, force: true });
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping`);
+    stopLoad();
+    stopInProcess();
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+/**
+ * Sets a scenario up (once per bench run, kept in `states`) and measures it,
+ * turning a crash into a failed row so that the other scenarios still run.
+ */
+async function measured(scenario, ctx, states) {
+  try {
+    if (!states.has(scenario)) states.set(scenario, await scenario.setup?.(ctx));
+    return await scenario.measure(ctx, states.get(scenario));
+  } catch (error) {
+    if (interrupted) throw error;
+    log(`${scenario.name} failed: ${error?.stack ?? error}`);
+    return [{ key: scenario.name, checks: { completed: false }, error: String(error?.message ?? error) }];
+  }
+}
+
+function progress(row, run) {
+  const s = row.summary;
+  const failed = Object.entries(row.checks).filter(([, ok]) => !ok);
+  const figures = s ? `${s.rps} req/s, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms, ` : "";
+  log(
+    `  run ${run} ${row.key}: ${figures}${failed.length ? `FAILED ${failed.map(([c]) => c).join(", ")}` : "checks pass"}`,
+  );
+}
+
+async function main() {
+  mkdirSync(runDir, { recursive: true });
+  const env = environment();
+  const rows = [];
+  const remarks = [];
+  const http = scenarios.filter((s) => s.needsServer !== false);
+  const skipped = http.filter((s) => s.modes && !s.modes.includes(options.mode));
+  for (const s of skipped) remarks.push(`${s.name} skipped: it needs --mode ${s.modes.join(" or ")}`);
+
+  if (http.length > skipped.length) {
+    log(`starting the ${options.mode} server (log: ${path.relative(ROOT, logFile)})`);
+    server = await startServer({ mode: options.mode, stateDir: path.join(runDir, "state"), logFile });
+    log(`server PID ${server.pid} at ${server.base}`);
+    const states = new Map();
+    for (let run = 1; run <= options.runs; run++) {
+      for (const scenario of http) {
+        if (skipped.includes(scenario) || (scenario.once && run > 1) || interrupted) continue;
+        log(`run ${run}/${options.runs}: ${scenario.name}`);
+        for (const row of await measured(scenario, { ...options, server, run, log }, states)) {
+          rows.push(row);
+          progress(row, run);
+        }
+      }
+    }
+    await cleanup();
+  }
+  for (const scenario of scenarios.filter((s) => s.needsServer === false)) {
+    if (interrupted) break;
+    log(`${scenario.name}`);
+    for (const row of await measured(scenario, { ...options, log }, new Map())) {
+      rows.push(row);
+      progress(row, 1);
+    }
+  }
+
+  const aggregated = aggregate(rows);
+  for (const a of aggregated) console.log(JSON.stringify({ mode: options.mode, ...a }));
+  const targetList = targets(aggregated, options.connections);
+  console.log(`\n${figuresTable(aggregated)}\n`);
+  if (targetList.length > 0) console.log(`${targetsTable(targetList)}\n`);
+
+  if (!args["no-write"]) {
+    const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+    const key = `${options.mode}:${scenarios.map((s) => s.name).join(",")}`;
+    const title = `${options.mode}: ${scenarios.map((s) => s.name).join(", ")}`;
+    writeSection(RESULTS, key, title, section({ command, mode: options.mode, env, aggregated, targetList, remarks }));
+    log(`wrote ${path.relative(ROOT, RESULTS)} (section ${key})`);
+  }
+  return aggregated.every((a) => a.ok) ? 0 : 1;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (error) {
+  if (!interrupted) log(error?.stack ?? String(error));
+} finally {
+  await cleanup();
+}
+if (!interrupted) process.exit(exitCode);

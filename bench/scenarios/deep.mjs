@@ -1,0 +1,40 @@
+// deep: commits on a resource that already holds 100,000 reservations, next
+// to an empty one in the same run: a commit must not slow down as the
+// object's tables grow.
+import { createResources, MAX_CAPACITY, settledTotals } from "../lib/api.mjs";
+import { bookingChecks, reserveOne } from "../lib/bookings.mjs";
+import { runLoad } from "../lib/load.mjs";
+
+const PREFILL = 100_000;
+const PREFILL_CONNECTIONS = 128;
+
+export const deep = {
+  name: "deep",
+  async setup({ server, log }) {
+    const [id] = await createResources(server, ["deep"], MAX_CAPACITY);
+    log(`deep: pre-filling ${PREFILL} reservations over HTTP`);
+    const fill = await runLoad({ ...reserveOne(server, id), connections: PREFILL_CONNECTIONS, amount: PREFILL });
+    const before = await settledTotals(server, [id]);
+    if (before.confirmed !== PREFILL) {
+      throw new Error(
+        `deep: pre-fill confirmed ${before.confirmed}, expected ${PREFILL} (${JSON.stringify(fill.status)})`,
+      );
+    }
+    log(`deep: pre-filled at ${fill.rps} req/s`);
+    return { id, before };
+  },
+  async measure({ server, connections, duration, run }, state) {
+    const rows = [];
+    const [empty] = await createResources(server, [`deep-empty-${run}`], MAX_CAPACITY);
+    for (const [key, id, before] of [
+      ["deep-100k", state.id, state.before],
+      ["deep-empty", empty, { confirmed: 0 }],
+    ]) {
+      const summary = await runLoad({ ...reserveOne(server, id), connections, duration });
+      const after = await settledTotals(server, [id]);
+      rows.push({ key, connections, summary, ...bookingChecks(summary, before, after) });
+      if (id === state.id) state.before = after;
+    }
+    return rows;
+  },
+};

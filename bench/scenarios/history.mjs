@@ -1,0 +1,66 @@
+// history: during a sustained hot run, how long a commit takes to show up in
+// the D1 history (the object's outbox, drained by its alarm). Every 10th 201
+// is sampled; its id is looked up in D1 (`reservations`) every 50 ms through
+// the server's own Miniflare instance, so the lag is measured to within one
+// poll. Needs serve mode (wrangler dev gives no handle on its D1).
+import { createResources, MAX_CAPACITY, settledTotals } from "../lib/api.mjs";
+import { bookingChecks, reserveOne } from "../lib/bookings.mjs";
+import { runLoad } from "../lib/load.mjs";
+import { quantile, sleep } from "../lib/util.mjs";
+
+const SAMPLE_EVERY = 10;
+const POLL_MS = 50;
+const D1_MAX_PARAMS = 100; // D1 binds at most 100 parameters per statement
+const GIVE_UP_MS = 30_000;
+const FIELDS = /"id":"(rsv_[^"]+)".*"server_timestamp":"([^"]+)"/;
+
+export const history = {
+  name: "history",
+  modes: ["serve"],
+  async measure({ server, connections, duration, run }) {
+    const [id] = await createResources(server, [`history-${run}`], MAX_CAPACITY);
+    const pending = new Map(); // reservation id -> server_timestamp (epoch ms)
+    const lags = [];
+    let created = 0;
+    const onResponse = (status, body) => {
+      if (status !== 201 || ++created % SAMPLE_EVERY !== 0) return;
+      const [, rid, at] = body.match(FIELDS);
+      pending.set(rid, Date.parse(at));
+    };
+
+    let loading = true;
+    const poller = (async () => {
+      let lastSeen = Date.now();
+      while (loading || (pending.size > 0 && Date.now() - lastSeen < GIVE_UP_MS)) {
+        await sleep(POLL_MS);
+        const batch = [...pending.keys()].slice(0, D1_MAX_PARAMS);
+        if (batch.length === 0) continue;
+        const rows = await server.d1(
+          `SELECT id FROM reservations WHERE id IN (${batch.map(() => "?").join(",")})`,
+          batch,
+        );
+        const now = Date.now();
+        for (const { id: rid } of rows) {
+          lags.push(now - pending.get(rid));
+          pending.delete(rid);
+          lastSeen = now;
+        }
+      }
+    })();
+    const summary = await runLoad({ ...reserveOne(server, id, onResponse), connections, duration });
+    loading = false;
+    await poller;
+
+    const after = await settledTotals(server, [id]);
+    const { checks, info } = bookingChecks(summary, { confirmed: 0 }, after);
+    checks.all_samples_in_history = pending.size === 0 && lags.length > 0;
+    const lag = {
+      samples: lags.length,
+      never_seen: pending.size,
+      lag_p50_ms: quantile(lags, 0.5),
+      lag_p99_ms: quantile(lags, 0.99),
+      lag_max_ms: quantile(lags, 1),
+    };
+    return [{ key: "history", connections, summary, checks, info: { ...info, ...lag } }];
+  },
+};

@@ -1,0 +1,24 @@
+// Every scenario, in the order a run measures them. A scenario is
+// { name, setup?(ctx) -> state, measure(ctx, state) -> rows, once?, needsServer?, modes? }:
+// setup runs once per bench run, measure once per --runs round (once only if `once`).
+import { deep } from "./deep.mjs";
+import { floor } from "./floor.mjs";
+import { history } from "./history.mjs";
+import { hot } from "./hot.mjs";
+import { inProcess } from "./in-process.mjs";
+import { memory } from "./memory.mjs";
+import { mixed } from "./mixed.mjs";
+import { reads } from "./reads.mjs";
+import { sellout } from "./sellout.mjs";
+import { spread } from "./spread.mjs";
+
+export const SCENARIOS = [floor, hot, sellout, spread, reads, mixed, deep, history, memory, inProcess];
+
+/** `all` is everything but memory, which takes a minute and runs only with --memory (or by name). */
+export function selectScenarios(list, withMemory) {
+  const names = list === "all" ? SCENARIOS.map((s) => s.name).filter((n) => n !== "memory") : list.split(",");
+  if (withMemory && !names.includes("memory")) names.push("memory");
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`);
+  return SCENARIOS.filter((s) => names.includes(s.name));
+}
