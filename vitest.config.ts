@@ -1,7 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
-import { webhookReceiver } from "./tests/support/webhook-receiver";
+import { webhookReceiver } from "./tests/support/webhook-receiver.ts";
 
 /**
  * Every test runs inside workerd with the bindings of wrangler.toml: real

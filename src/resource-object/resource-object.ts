@@ -361,6 +361,14 @@ export class ResourceObject extends DurableObject<Env> {
     return this.current ? this.current.lastSeq - this.store.outboxState().drainedSeq : 0;
   }
 
+  /** True when D1, KV and webhook delivery have seen every decision (retries may still be pending). */
+  outboxCaughtUp(): boolean {
+    if (!this.current) return true;
+    const o = this.store.outboxState();
+    const last = this.current.lastSeq;
+    return o.drainedSeq === last && o.webhookSeq === last && o.kvVersion === this.current.state.version;
+  }
+
   // ---- background work -----------------------------------------------------
 
   /**

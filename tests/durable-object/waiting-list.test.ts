@@ -1,0 +1,187 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { ResourceObject } from "../../src/resource-object/resource-object";
+import { signature } from "../../src/resource-object/webhooks";
+import { call, createResource, reserve, settle, uniqueId } from "../helpers";
+
+const SECRET = "test-webhook-secret-0123456789";
+
+function objectOf(id: string): DurableObjectStub<ResourceObject> {
+  const ns = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
+  return ns.get(ns.idFromName(id));
+}
+
+const json = (res: Response) => res.json<Record<string, any>>();
+
+/** What the test receiver (tests/support/webhook-receiver.ts) got under `name`. */
+async function received(
+  name: string,
+): Promise<{ event_id: string; signature: string; body: string; answered: number }[]> {
+  return (await fetch(`https://hooks.test/__log/${name}`)).json();
+}
+
+function join(resourceId: string, clientId: string, extra: Record<string, unknown> = {}) {
+  return call("POST", "/waiting-list/join", { body: { resource_id: resourceId, client_id: clientId, ...extra } });
+}
+
+/** Moves the object's clock forward (retries follow it) and runs its alarm. */
+async function advance(resourceId: string, ms: number): Promise<void> {
+  await runInDurableObject(objectOf(resourceId), (o) => {
+    const base = o.clock();
+    o.clock = () => base + ms;
+  });
+  await runDurableObjectAlarm(objectOf(resourceId));
+}
+
+describe("waiting list", () => {
+  it("notifies exactly the first entries that fit, in join order, once each, when 3 places free up", async () => {
+    const resource = await createResource({ capacity: 3, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const booked = [];
+    for (let i = 0; i < 3; i++) booked.push(await json(await reserve(id, { client_id: `owner-${i}` })));
+
+    const name = uniqueId("wl");
+    const entries = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await join(id, `waiter-${i}`, { callback_url: `https://hooks.test/ok/${name}` });
+      expect(res.status).toBe(201);
+      entries.push(await json(res));
+    }
+    expect(entries.map((e) => e.position)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect((await join(id, "waiter-4")).status).toBe(200); // joining again returns the existing entry
+
+    await Promise.all(booked.map((b) => call("POST", `/reservations/${b.id}/cancel`)));
+    await settle(id);
+
+    const notified = (await json(await call("GET", `/admin/resources/${id}/timeline?limit=1000`))).items.filter(
+      (e: any) => e.type === "waiting_list.notify",
+    );
+    expect(notified.map((e: any) => e.detail.entry_id)).toEqual(entries.slice(0, 3).map((e) => e.id));
+    expect((await json(await call("GET", `/waiting-list/${entries[0]?.id}`))).status).toBe("NOTIFIED");
+    expect(await json(await call("GET", `/waiting-list/${entries[3]?.id}`))).toMatchObject({
+      status: "WAITING",
+      position: 1,
+    });
+
+    const got = await received(name);
+    expect(got.map((g) => JSON.parse(g.body).data.entry_id)).toEqual(entries.slice(0, 3).map((e) => e.id));
+    for (const g of got) {
+      const t = Number(/t=(\d+)/.exec(g.signature)?.[1]);
+      expect(g.signature).toBe(await signature(SECRET, g.body, t));
+      expect(JSON.parse(g.body)).toMatchObject({ type: "waiting_list.capacity_available", resource_id: id });
+    }
+
+    // A fourth place: the head (waiter-3) is next, and only it.
+    await call("PATCH", `/resources/${id}`, { body: { capacity: 4 } });
+    await settle(id);
+    expect((await received(name)).map((g) => JSON.parse(g.body).data.entry_id)).toEqual(
+      entries.slice(0, 4).map((e) => e.id),
+    );
+  });
+
+  it("skips nobody: a large head entry blocks smaller ones behind it until it fits", async () => {
+    const resource = await createResource({ capacity: 2, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const a = await json(await reserve(id, { client_id: "a" }));
+    await reserve(id, { client_id: "b" });
+    const big = await json(await join(id, "big", { quantity: 2 }));
+    const small = await json(await join(id, "small", { quantity: 1 }));
+    await call("POST", `/reservations/${a.id}/cancel`); // one place: the head needs two
+    expect((await json(await call("GET", `/waiting-list/${big.id}`))).status).toBe("WAITING");
+    expect((await json(await call("GET", `/waiting-list/${small.id}`))).status).toBe("WAITING");
+  });
+
+  it("refuses to join a disabled waiting list, and lets an entry leave", async () => {
+    const off = await createResource({ capacity: 1 });
+    const refused = await join(off.id as string, "x");
+    expect(refused.status).toBe(409);
+    expect(await json(refused)).toMatchObject({ error: { code: "INVALID_STATE" } });
+
+    const on = await createResource({ capacity: 0, waiting_list_enabled: true });
+    const entry = await json(await join(on.id as string, "y"));
+    const left = await call("DELETE", `/waiting-list/${entry.id}`);
+    expect(await json(left)).toMatchObject({ status: "LEFT", position: null });
+    const other = await json(await join(on.id as string, "z"));
+    const viaBody = await call("DELETE", "/waiting-list/leave", { body: { entry_id: other.id } });
+    expect(await json(viaBody)).toMatchObject({ status: "LEFT" });
+  });
+});
+
+describe("webhooks", () => {
+  it("delivers every event to WEBHOOK_URL, signed", async () => {
+    const resource = await createResource({ capacity: 1 });
+    const id = resource.id as string;
+    const r = await json(await reserve(id));
+    await reserve(id, { client_id: "late" });
+    await call("POST", `/reservations/${r.id}/cancel`);
+    await settle(id);
+    const mine = (await received("global")).filter((g) => JSON.parse(g.body).resource_id === id);
+    expect(mine.map((g) => JSON.parse(g.body).type)).toEqual([
+      "resource.created",
+      "reservation.confirmed",
+      "reservation.rejected",
+      "reservation.cancelled",
+    ]);
+    for (const g of mine) {
+      const t = Number(/t=(\d+)/.exec(g.signature)?.[1]);
+      expect(g.signature).toBe(await signature(SECRET, g.body, t));
+    }
+  });
+
+  it("retries a receiver that fails 3 times until it gets the event", async () => {
+    const resource = await createResource({ capacity: 1, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const r = await json(await reserve(id));
+    const name = uniqueId("flaky");
+    await join(id, "w", { callback_url: `https://hooks.test/flaky/${name}` });
+    await call("POST", `/reservations/${r.id}/cancel`);
+    await settle(id); // first attempt fails
+    for (let i = 0; i < 4; i++) await advance(id, 600_000); // retries become due by the object's clock
+    const got = await received(name);
+    expect(got.map((g) => g.answered)).toEqual([500, 500, 500, 200]);
+    expect(new Set(got.map((g) => g.event_id)).size).toBe(1);
+  });
+
+  it("dead-letters an event after the last attempt while commits go on", async () => {
+    const resource = await createResource({ capacity: 5, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const r = await json(await reserve(id));
+    const name = uniqueId("dead");
+    await reserve(id, { quantity: 4 });
+    await join(id, "w", { callback_url: `https://hooks.test/dead/${name}` });
+    await call("POST", `/reservations/${r.id}/cancel`);
+    await settle(id);
+    for (let i = 0; i < 4; i++) {
+      await advance(id, 600_000);
+      expect((await reserve(id, { client_id: `during-${i}`, quantity: 1 })).status).toBeLessThan(500);
+    }
+    expect((await received(name)).map((g) => g.answered)).toEqual([500, 500, 500, 500]);
+    await settle(id);
+    const dead = await json(await call("GET", "/admin/dead-letters"));
+    const mine = dead.items.filter((d: any) => d.resource_id === id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ url: `https://hooks.test/dead/${name}`, attempts: 4 });
+    const timeline = (await json(await call("GET", `/admin/resources/${id}/timeline?limit=1000`))).items;
+    expect(timeline.filter((e: any) => e.type === "webhook.dead_letter")).toHaveLength(1);
+  });
+
+  it("answers commits while the alarm waits on a slow receiver", async () => {
+    const resource = await createResource({ capacity: 10, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const r = await json(await reserve(id, { quantity: 10 }));
+    const name = uniqueId("slow");
+    await join(id, "w", { callback_url: `https://hooks.test/slow/${name}` });
+    await call("POST", `/reservations/${r.id}/cancel`);
+    let alarmDone = false;
+    const alarm = runDurableObjectAlarm(objectOf(id)).then(() => {
+      alarmDone = true;
+    });
+    await new Promise((res) => setTimeout(res, 200)); // the alarm is now waiting on the receiver (3 s)
+    const during = await reserve(id, { client_id: "fast" });
+    expect(during.status).toBe(201);
+    expect(alarmDone).toBe(false); // the commit did not wait for the delivery
+    await alarm;
+    expect((await received(name)).map((g) => g.answered)).toEqual([200]);
+  });
+});
