@@ -15,6 +15,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { stopLoad } from "./lib/load.mjs";
+import { watchNeighbours } from "./lib/proc.mjs";
 import { aggregate, environment, figuresTable, section, targets, targetsTable, writeSection } from "./lib/report.mjs";
 import { startServer } from "./lib/server.mjs";
 import { ROOT } from "./lib/util.mjs";
@@ -90,13 +91,14 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 }
 
 /**
- * Sets a scenario up (once per bench run, kept in `states`) and measures it,
- * turning a crash into a failed row so that the other scenarios still run.
+ * Sets a scenario up (once per bench run: `states` keeps the promise, so a
+ * failed setup is reported again, not retried) and measures it, turning a
+ * crash into a failed row so that the other scenarios still run.
  */
 async function measured(scenario, ctx, states) {
   try {
-    if (!states.has(scenario)) states.set(scenario, await scenario.setup?.(ctx));
-    return await scenario.measure(ctx, states.get(scenario));
+    if (!states.has(scenario)) states.set(scenario, Promise.resolve(scenario.setup?.(ctx)));
+    return await scenario.measure(ctx, await states.get(scenario));
   } catch (error) {
     if (interrupted) throw error;
     log(`${scenario.name} failed: ${error?.stack ?? error}`);
@@ -107,7 +109,8 @@ async function measured(scenario, ctx, states) {
 function progress(row, run) {
   const s = row.summary;
   const failed = Object.entries(row.checks).filter(([, ok]) => !ok);
-  const figures = s ? `${s.rps} req/s, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms, ` : "";
+  const waited = s?.idle_wait_s > 1 ? ` (after ${s.idle_wait_s} s waiting for the server to go idle)` : "";
+  const figures = s ? `${s.rps} req/s, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms${waited}, ` : "";
   log(
     `  run ${run} ${row.key}: ${figures}${failed.length ? `FAILED ${failed.map(([c]) => c).join(", ")}` : "checks pass"}`,
   );
@@ -116,11 +119,15 @@ function progress(row, run) {
 async function main() {
   mkdirSync(runDir, { recursive: true });
   const env = environment();
+  const neighbours = watchNeighbours();
   const rows = [];
   const remarks = [];
   const http = scenarios.filter((s) => s.needsServer !== false);
   const skipped = http.filter((s) => s.modes && !s.modes.includes(options.mode));
-  for (const s of skipped) remarks.push(`${s.name} skipped: it needs --mode ${s.modes.join(" or ")}`);
+  for (const s of skipped) {
+    remarks.push(`${s.name} skipped: it needs --mode ${s.modes.join(" or ")}`);
+    log(remarks.at(-1));
+  }
 
   if (http.length > skipped.length) {
     log(`starting the ${options.mode} server (log: ${path.relative(ROOT, logFile)})`);
@@ -148,6 +155,13 @@ async function main() {
     }
   }
 
+  const seen = neighbours.stop();
+  if (seen.busy > 0) {
+    remarks.push(
+      `other workerd processes (not this run's: another session's tests or server) were running in ${seen.busy} of ${seen.samples} samples taken every 2 s (up to ${seen.max} at once): figures from those moments are depressed`,
+    );
+    log(remarks.at(-1));
+  }
   const aggregated = aggregate(rows);
   for (const a of aggregated) console.log(JSON.stringify({ mode: options.mode, ...a }));
   const targetList = targets(aggregated, options.connections);

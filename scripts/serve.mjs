@@ -97,27 +97,13 @@ async function applyMigrations(db, dir) {
   return pending;
 }
 
-/** Prints a one-line reason and exits: the causes here (a broken build, a taken port) need no stack. */
-function die(message) {
-  console.error(`serve: ${message}`);
-  process.exit(1);
-}
-
 const config = unstable_readConfig({ config: CONFIG });
 const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
-const migrationsDir = path.join(
-  ROOT,
-  config.d1_databases.find((d) => d.binding === "DB")?.migrations_dir ?? "migrations",
-);
-let bundleDir;
-try {
-  bundleDir = buildBundle();
-} catch (error) {
-  die(error.message);
-}
+const database = config.d1_databases.find((d) => d.binding === "DB");
+const migrationsDir = path.join(ROOT, database?.migrations_dir ?? "migrations");
 
-// Migrate with a throwaway instance that serves nothing, so no request can
-// reach the Worker before its tables exist (wrangler does the same).
+// Migrate with a throwaway instance that serves nothing, so that no request
+// can reach the Worker before its tables exist (wrangler does the same).
 mkdirSync(persistRoot, { recursive: true });
 const migrator = new Miniflare({
   modules: true,
@@ -125,12 +111,24 @@ const migrator = new Miniflare({
   d1Databases: workerOptions.d1Databases,
   defaultPersistRoot: persistRoot,
 });
-const applied = await applyMigrations(await migrator.getD1Database("DB"), migrationsDir)
-  .catch((error) => {
-    rmSync(bundleDir, { recursive: true, force: true });
-    die(`D1 migrations failed: ${error.message}`);
-  })
-  .finally(() => migrator.dispose());
+let applied;
+try {
+  applied = await applyMigrations(await migrator.getD1Database("DB"), migrationsDir);
+} catch (error) {
+  console.error(`serve: D1 migrations failed: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  await migrator.dispose();
+}
+if (process.exitCode) process.exit();
+
+let bundleDir;
+try {
+  bundleDir = buildBundle();
+} catch (error) {
+  console.error(`serve: ${error.message}`);
+  process.exit(1);
+}
 
 const { token, source } = adminToken();
 const mf = new Miniflare({
@@ -149,8 +147,8 @@ const mf = new Miniflare({
 });
 
 let stopping = null;
-/** mf.dispose() stops workerd; everything else this process made goes with it. */
-function shutdown(code = 0) {
+/** Stops workerd (mf.dispose() waits until it is gone), removes the bundle, exits. */
+function shutdown(code) {
   stopping ??= mf
     .dispose()
     .catch((error) => console.error(`serve: dispose failed: ${error}`))
@@ -160,7 +158,13 @@ function shutdown(code = 0) {
     });
   return stopping;
 }
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => shutdown(0));
+// Miniflare's exit hook (registered by its constructor) answers SIGINT and
+// SIGTERM with an immediate process.exit(), before workerd is gone and the
+// bundle removed: take the signals over so that shutdown() runs instead.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => shutdown(0));
+}
 
 let url;
 try {
@@ -170,7 +174,7 @@ try {
   await shutdown(1);
 }
 
-console.log(`serve: migrations applied now: ${applied.length ? applied.join(", ") : "none pending"}`);
+console.log(`serve: D1 migrations applied now: ${applied.length ? applied.join(", ") : "none pending"}`);
 console.log(`serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}`);
 console.log(`serve: ADMIN_TOKEN (${source}): ${token}`);
 console.log(`serve: ready on ${url}  (try: curl ${url}/health)`);

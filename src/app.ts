@@ -11,17 +11,21 @@ import { resources } from "./routes/resources";
 import { waitingList } from "./routes/waiting-list";
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** CSV imports may be larger (API.md). */
+const MAX_IMPORT_BYTES = 5 * 1024 * 1024;
+const IMPORT_PATH = "/admin/resources/import";
 
 /** The Worker's HTTP app: request id first, then the body limit, then the routes (each declares its access). */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestId);
-  app.use(
+  const limit = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, new AppError("PAYLOAD_TOO_LARGE", `The body exceeds ${MAX_BODY_BYTES} bytes.`)),
-    }),
-  );
+      maxSize,
+      onError: (c) => errorResponse(c, new AppError("PAYLOAD_TOO_LARGE", `The body exceeds ${maxSize} bytes.`)),
+    });
+  const [defaultLimit, importLimit] = [limit(MAX_BODY_BYTES), limit(MAX_IMPORT_BYTES)];
+  app.use((c, next) => (c.req.path === IMPORT_PATH ? importLimit(c, next) : defaultLimit(c, next)));
   app.route("/", ops);
   app.route("/availability", availability);
   app.route("/resources", resources);

@@ -10,14 +10,25 @@ export function adminHeaders(server) {
   return { authorization: `Bearer ${server.token}`, "content-type": "application/json" };
 }
 
+/**
+ * One API call. A network error is retried twice: a keep-alive socket left
+ * idle during a load run can be closed by the server just as it is reused.
+ */
 async function call(server, method, path, body) {
-  const res = await fetch(`${server.base}${path}`, {
-    method,
-    headers: adminHeaders(server),
-    body: body && JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(`${server.base}${path}`, {
+        method,
+        headers: adminHeaders(server),
+        body: body && JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null, attempt };
+    } catch (error) {
+      if (attempt === 3) throw new Error(`${method} ${path}: ${error.cause?.message ?? error.message}`);
+      await sleep(100 * attempt);
+    }
+  }
 }
 
 /** Creates resources `ids` (all with `capacity`), a few at a time. */

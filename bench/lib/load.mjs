@@ -1,6 +1,13 @@
 // autocannon runs and what we read from their results.
 import autocannon from "autocannon";
-import { round } from "./util.mjs";
+import { cpuSeconds, workerdPids } from "./proc.mjs";
+import { round, sleep } from "./util.mjs";
+
+/** The server counts as idle below this share of one core... */
+const IDLE_CPU = 0.1;
+/** ...measured over this window; a busy server is waited for at most IDLE_WAIT_MS. */
+const IDLE_WINDOW_MS = 500;
+const IDLE_WAIT_MS = 60_000;
 
 let active = null;
 
@@ -10,12 +17,33 @@ export function stopLoad() {
 }
 
 /**
- * One autocannon run. `amount` (a request count) replaces `duration`; then
- * autocannon waits for every answer. With a duration it does not: at the
- * first sample tick after the deadline it destroys its sockets, and requests
- * still in flight are never answered to it (see `unanswered`).
+ * Waits until the server's workerd is idle: work left behind by the previous
+ * run (outbox drains to D1 and KV, from up to 1,000 objects) must not be
+ * measured as part of the next one. Returns the seconds waited.
  */
-export async function runLoad({ connections, duration, amount, ...request }) {
+export async function waitForIdle(server) {
+  const pids = workerdPids(server.pid);
+  const start = Date.now();
+  while (pids.length > 0 && Date.now() - start < IDLE_WAIT_MS) {
+    const before = cpuSeconds(pids);
+    await sleep(IDLE_WINDOW_MS);
+    if (cpuSeconds(pids) - before < (IDLE_CPU * IDLE_WINDOW_MS) / 1000) break;
+  }
+  return (Date.now() - start) / 1000;
+}
+
+/**
+ * One autocannon run against `server`, once it is idle. `amount` (a request
+ * count) replaces `duration`; then autocannon waits for every answer. With a
+ * duration it does not: at the first sample tick after the deadline it
+ * destroys its sockets, and requests still in flight are never answered to
+ * it (see `unanswered`).
+ */
+export async function runLoad(server, { connections, duration, amount, ...request }) {
+  const idleAfter = await waitForIdle(server);
+  const errorKinds = {};
+  const startedAt = Date.now();
+  let lastAnswerAt = startedAt;
   const instance = autocannon({
     connections,
     pipelining: 1,
@@ -23,22 +51,30 @@ export async function runLoad({ connections, duration, amount, ...request }) {
     ...(amount ? { amount } : { duration }),
     ...request,
   });
+  instance.on("response", () => {
+    lastAnswerAt = Date.now();
+  });
+  instance.on("reqError", (error) => {
+    errorKinds[error.code ?? error.message] = (errorKinds[error.code ?? error.message] ?? 0) + 1;
+  });
   active = instance;
   try {
-    return summarize(await instance);
+    const result = await instance;
+    // A run bounded by `amount` ends mid-second: its rate is answers over the time to the last one.
+    const seconds = amount ? (lastAnswerAt - startedAt) / 1000 : null;
+    return { ...summarize(result, seconds), error_kinds: errorKinds, idle_wait_s: round(idleAfter) };
   } finally {
     active = null;
   }
 }
 
-function summarize(result) {
+function summarize(result, seconds) {
   const status = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) status[code] = count;
   const responses = Object.values(status).reduce((a, b) => a + b, 0);
   return {
-    // Mean of autocannon's one-second samples; a run bounded by `amount` may
-    // end mid-second, so it counts responses over elapsed time instead.
-    rps: round(result.samples > 2 ? result.requests.mean : responses / result.duration),
+    // Mean of autocannon's one-second samples, unless the caller timed the run.
+    rps: round(seconds ? responses / seconds : result.requests.mean),
     p50_ms: result.latency.p50,
     p99_ms: result.latency.p99,
     max_ms: result.latency.max,

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+import { liveGroupMembers } from "./proc.mjs";
 import { HOST, ROOT, sleep } from "./util.mjs";
 
 const HEALTH_TIMEOUT_MS = 90_000;
@@ -68,23 +69,22 @@ function spawnLogged(command, argv, log, options = {}) {
  */
 function managed(child, extra, { termGroup }) {
   const server = { pid: child.pid, exited: false, ...extra };
-  const exited = new Promise((resolve) => {
-    child.on("exit", (code, signal) => {
-      server.exited = true;
-      server.exitCode = code ?? signal;
-      resolve();
-    });
+  child.on("exit", (code, signal) => {
+    server.exited = true;
+    server.exitCode = code ?? signal;
   });
   server.stop = async () => {
     if (!server.exited) sendSignal(termGroup ? -child.pid : child.pid, "SIGTERM");
-    await Promise.race([exited, sleep(STOP_GRACE_MS)]);
-    // Whatever the leader left behind in its group (it should be nothing).
-    if (groupAlive(child.pid)) {
+    // The leader's exit is not enough: wait for its whole group (workerd included).
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (liveGroupMembers(child.pid).length > 0 && Date.now() < deadline) await sleep(100);
+    const left = liveGroupMembers(child.pid);
+    if (left.length > 0) {
+      const names = left.map((p) => `${p.pid} ${p.comm}`).join(", ");
       console.error(
-        `bench: process group ${child.pid} still alive ${STOP_GRACE_MS / 1000} s after SIGTERM, killing it`,
+        `bench: still running ${STOP_GRACE_MS / 1000} s after SIGTERM (${names}): SIGKILL to group ${child.pid}`,
       );
       sendSignal(-child.pid, "SIGKILL");
-      await Promise.race([exited, sleep(2000)]);
     }
   };
   return server;
@@ -174,15 +174,6 @@ function freePort() {
       probe.close(() => resolve(port));
     });
   });
-}
-
-function groupAlive(pgid) {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `target` is a PID, or minus a process group id. */

@@ -13,7 +13,11 @@ export const deep = {
   async setup({ server, log }) {
     const [id] = await createResources(server, ["deep"], MAX_CAPACITY);
     log(`deep: pre-filling ${PREFILL} reservations over HTTP`);
-    const fill = await runLoad({ ...reserveOne(server, id), connections: PREFILL_CONNECTIONS, amount: PREFILL });
+    const fill = await runLoad(server, {
+      ...reserveOne(server, id),
+      connections: PREFILL_CONNECTIONS,
+      amount: PREFILL,
+    });
     const before = await settledTotals(server, [id]);
     if (before.confirmed !== PREFILL) {
       throw new Error(
@@ -30,7 +34,7 @@ export const deep = {
       ["deep-100k", state.id, state.before],
       ["deep-empty", empty, { confirmed: 0 }],
     ]) {
-      const summary = await runLoad({ ...reserveOne(server, id), connections, duration });
+      const summary = await runLoad(server, { ...reserveOne(server, id), connections, duration });
       const after = await settledTotals(server, [id]);
       rows.push({ key, connections, summary, ...bookingChecks(summary, before, after) });
       if (id === state.id) state.before = after;

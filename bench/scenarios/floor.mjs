@@ -13,7 +13,7 @@ export const floor = {
       ["health", "/health"],
       ["noop-rpc", "/__bench/noop-rpc"],
     ]) {
-      const summary = await runLoad({ url: `${server.base}${path}`, connections, duration });
+      const summary = await runLoad(server, { url: `${server.base}${path}`, connections, duration });
       rows.push({ key, connections, summary, ...readChecks(summary) });
     }
     return rows;

@@ -47,7 +47,7 @@ export const history = {
         }
       }
     })();
-    const summary = await runLoad({ ...reserveOne(server, id, onResponse), connections, duration });
+    const summary = await runLoad(server, { ...reserveOne(server, id, onResponse), connections, duration });
     loading = false;
     await poller;
 

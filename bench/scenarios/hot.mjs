@@ -15,7 +15,7 @@ export const hot = {
     const rows = [];
     for (const c of hotConnections(connections)) {
       const [id] = await createResources(server, [`hot-${run}-${c}`], MAX_CAPACITY);
-      const summary = await runLoad({ ...reserveOne(server, id), connections: c, duration });
+      const summary = await runLoad(server, { ...reserveOne(server, id), connections: c, duration });
       const after = await settledTotals(server, [id]);
       rows.push({ key: `hot@${c}`, connections: c, summary, ...bookingChecks(summary, { confirmed: 0 }, after) });
     }

@@ -20,6 +20,7 @@ export const inProcess = {
     const child = spawn("npm", ["run", "--silent", "bench:in-process"], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
       detached: true, // its own group: vitest's workerd goes down with it on a signal
     });
     running = child;
@@ -32,12 +33,12 @@ export const inProcess = {
     });
     const [code] = await once(child, "exit");
     running = null;
-    const line = output.split("\n").find((l) => l.startsWith("BENCH "));
+    const line = output.match(/^BENCH (\{.*\})$/m);
     if (code !== 0 || !line) {
       log(`in-process: exited with ${code}; last output:\n${output.slice(-2000)}`);
       return [{ key: "in-process", failed: true, checks: { ran: false }, info: { exit_code: code } }];
     }
-    const result = JSON.parse(line.slice("BENCH ".length));
+    const result = JSON.parse(line[1]);
     return [{ key: "in-process", checks: { ran: true }, info: result }];
   },
 };

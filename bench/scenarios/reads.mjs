@@ -11,8 +11,9 @@ export function availabilityRead(ids, cache) {
   const paths = ids.map((id) => `/availability?resource_id=${id}`);
   return {
     setupRequest: (request) => ({ ...request, method: "GET", path: paths[Math.floor(Math.random() * paths.length)] }),
+    // autocannon hands headers over as the server spelled them.
     onResponse: (_status, _body, _context, headers) => {
-      if (headers["x-cache-status"] === "HIT") cache.hit++;
+      if (headers["X-Cache-Status"] === "HIT") cache.hit++;
       else cache.miss++;
     },
   };
@@ -27,7 +28,7 @@ export const reads = {
   async measure({ server, connections, duration }, { ids }) {
     const cache = { hit: 0, miss: 0 };
     const url = `${server.base}/availability`;
-    const summary = await runLoad({ url, requests: [availabilityRead(ids, cache)], connections, duration });
+    const summary = await runLoad(server, { url, requests: [availabilityRead(ids, cache)], connections, duration });
     const { checks, info } = readChecks(summary);
     const hitRate = Math.round((100 * cache.hit) / Math.max(1, cache.hit + cache.miss));
     return [{ key: "reads", connections, summary, checks, info: { ...info, kv_hit_pct: hitRate } }];

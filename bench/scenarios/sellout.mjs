@@ -20,7 +20,7 @@ export const sellout = {
       else if (status !== 201 && JSON.parse(body)?.error?.code !== "RESOURCE_FULL") otherRefusals++;
     };
     // With `amount`, autocannon waits for every answer: nothing is cut off.
-    const summary = await runLoad({ ...reserveOne(server, id, onResponse), connections, amount: 3 * CAPACITY });
+    const summary = await runLoad(server, { ...reserveOne(server, id, onResponse), connections, amount: 3 * CAPACITY });
     const after = await settledTotals(server, [id]);
     const { checks, info } = bookingChecks(summary, { confirmed: 0 }, after);
     checks.exactly_capacity_confirmed = after.confirmed === CAPACITY && created === CAPACITY;

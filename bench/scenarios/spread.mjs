@@ -12,7 +12,10 @@ const ZIPF_S = 1.1;
 export function zipf(n, s) {
   const cumulative = [];
   let total = 0;
-  for (let k = 1; k <= n; k++) cumulative.push((total += 1 / k ** s));
+  for (let k = 1; k <= n; k++) {
+    total += 1 / k ** s;
+    cumulative.push(total);
+  }
   return () => {
     const u = Math.random() * total;
     let [lo, hi] = [0, n - 1];
@@ -38,7 +41,7 @@ export const spread = {
       ["spread-uniform", () => Math.floor(Math.random() * RESOURCES)],
       ["spread-zipf", zipf(RESOURCES, ZIPF_S)],
     ]) {
-      const summary = await runLoad({ ...reservePicked(server, state.ids, pick), connections, duration });
+      const summary = await runLoad(server, { ...reservePicked(server, state.ids, pick), connections, duration });
       const after = await settledTotals(server, state.ids);
       rows.push({ key, connections, summary, ...bookingChecks(summary, state.before, after) });
       state.before = after;

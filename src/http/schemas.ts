@@ -165,3 +165,10 @@ export const ExportQuery = z
     message: "from must be before to",
     path: ["to"],
   });
+
+export const ImportQuery = z.strictObject({
+  dry_run: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
+});

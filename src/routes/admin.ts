@@ -3,11 +3,12 @@ import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { exportStream } from "../http/export-stream";
 import { iso } from "../http/render";
-import { ExportQuery, PageQuery, TimelineQuery } from "../http/schemas";
+import { ExportQuery, ImportQuery, PageQuery, TimelineQuery } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { decisionsOfTypes, reservationPages } from "../storage/history";
+import { importResources } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
 
 export const admin = new Hono<AppEnv>();
@@ -104,3 +105,13 @@ function cursorId(cursor: string | undefined): number | undefined {
   }
   return Number(cursor);
 }
+
+/** CSV import of resources (`text/csv`, up to 5 MiB and 10,000 rows); `?dry_run=true` validates only. */
+admin.post("/resources/import", async (c) => {
+  const query = readQuery(c, ImportQuery);
+  if (!/^text\/csv\s*(;|$)/i.test(c.req.header("Content-Type") ?? "")) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/csv.");
+  }
+  const result = await importResources(c, await c.req.text(), query.dry_run);
+  return c.json(result, 200);
+});

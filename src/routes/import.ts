@@ -1,0 +1,161 @@
+/**
+ * CSV import of resources: each line is validated with the same schema as
+ * `POST /resources` and created through its resource's object. Idempotent:
+ * a line whose resource exists with the same rules is "unchanged". A
+ * malformed line is reported with its line number and writes nothing.
+ */
+import type { Context } from "hono";
+import type { ResourceSpec, ResourceState } from "../domain/resource";
+import { AppError } from "../http/errors";
+import { CreateResourceBody } from "../http/schemas";
+import type { AppEnv } from "../http/types";
+import { validationError } from "../http/validate";
+import { resourceStub } from "../resource-object/address";
+import { parseCsv } from "../storage/csv";
+
+export const IMPORT_HEADER = [
+  "id",
+  "type",
+  "capacity",
+  "waiting_list_enabled",
+  "booking_opens_at",
+  "booking_closes_at",
+  "max_quantity_per_reservation",
+  "hold_ttl_seconds",
+] as const;
+export const MAX_IMPORT_ROWS = 10_000;
+/** Creates in flight at once: enough to overlap round trips without flooding the objects. */
+const CONCURRENCY = 32;
+
+interface LineError {
+  line: number;
+  error: { code: string; message: string; details?: unknown };
+}
+
+export async function importResources(c: Context<AppEnv>, text: string, dryRun: boolean) {
+  const parsed = parseCsv(text);
+  if ("error" in parsed) {
+    throw new AppError("VALIDATION_ERROR", `CSV line ${parsed.line}: ${parsed.error}`, [
+      { field: "body", issue: "invalid_csv" },
+    ]);
+  }
+  const [header, ...rows] = parsed.records;
+  if (!header || header.fields.join(",") !== IMPORT_HEADER.join(",")) {
+    throw new AppError("VALIDATION_ERROR", `the header row must be: ${IMPORT_HEADER.join(",")}`, [
+      { field: "body", issue: "invalid_header" },
+    ]);
+  }
+  if (rows.length > MAX_IMPORT_ROWS) {
+    throw new AppError("VALIDATION_ERROR", `at most ${MAX_IMPORT_ROWS} rows per import`, [
+      { field: "body", issue: "too_big" },
+    ]);
+  }
+
+  const failed: LineError[] = [];
+  const valid: { line: number; spec: ResourceSpec }[] = [];
+  const seen = new Set<string>();
+  for (const row of rows) {
+    const spec = specOf(row.fields);
+    if ("error" in spec) failed.push({ line: row.line, error: spec.error });
+    else if (seen.has(spec.id)) {
+      failed.push({
+        line: row.line,
+        error: { code: "VALIDATION_ERROR", message: `id ${spec.id} appears twice in the file` },
+      });
+    } else {
+      seen.add(spec.id);
+      valid.push({ line: row.line, spec });
+    }
+  }
+  if (dryRun) return { dry_run: true, valid: valid.length, created: 0, unchanged: 0, failed: sortByLine(failed) };
+
+  let created = 0;
+  let unchanged = 0;
+  const requestId = c.get("requestId");
+  const actor = c.get("principal");
+  await forEachConcurrently(valid, CONCURRENCY, async ({ line, spec }) => {
+    const stub = resourceStub(c.env, spec.id);
+    const reply = await stub.create({ spec, requestId, actor });
+    if (reply.status === 201) created++;
+    else if (sameRules((await stub.get())?.state, spec)) unchanged++;
+    else failed.push({ line, error: JSON.parse(reply.body).error });
+  });
+  return { created, unchanged, failed: sortByLine(failed) };
+}
+
+function specOf(fields: string[]): ResourceSpec | { error: LineError["error"] } {
+  if (fields.length !== IMPORT_HEADER.length) {
+    return {
+      error: { code: "VALIDATION_ERROR", message: `expected ${IMPORT_HEADER.length} fields, got ${fields.length}` },
+    };
+  }
+  const raw = Object.fromEntries(IMPORT_HEADER.map((k, i) => [k, fields[i] as string]));
+  const candidate = {
+    id: raw.id,
+    type: raw.type,
+    capacity: toNumber(raw.capacity),
+    waiting_list_enabled: raw.waiting_list_enabled === "" ? undefined : toBoolean(raw.waiting_list_enabled),
+    booking_opens_at: raw.booking_opens_at === "" ? null : raw.booking_opens_at,
+    booking_closes_at: raw.booking_closes_at === "" ? null : raw.booking_closes_at,
+    max_quantity_per_reservation:
+      raw.max_quantity_per_reservation === "" ? null : toNumber(raw.max_quantity_per_reservation),
+    hold_ttl_seconds: raw.hold_ttl_seconds === "" ? undefined : toNumber(raw.hold_ttl_seconds),
+  };
+  const result = CreateResourceBody.safeParse(candidate);
+  if (!result.success) {
+    const err = validationError(result.error);
+    return { error: { code: err.code, message: err.message, details: err.details } };
+  }
+  if (!result.data.id) return { error: { code: "VALIDATION_ERROR", message: "id is required in an import" } };
+  const b = result.data;
+  return {
+    id: b.id as string,
+    type: b.type,
+    capacity: b.capacity,
+    waitingListEnabled: b.waiting_list_enabled,
+    bookingOpensAt: b.booking_opens_at,
+    bookingClosesAt: b.booking_closes_at,
+    maxQuantityPerReservation: b.max_quantity_per_reservation,
+    holdTtlSeconds: b.hold_ttl_seconds,
+    metadata: {},
+  };
+}
+
+function sameRules(state: ResourceState | undefined, spec: ResourceSpec): boolean {
+  if (!state) return false;
+  const keys = [
+    "type",
+    "capacity",
+    "waitingListEnabled",
+    "bookingOpensAt",
+    "bookingClosesAt",
+    "maxQuantityPerReservation",
+    "holdTtlSeconds",
+  ] as const;
+  return keys.every((k) => state[k] === spec[k]);
+}
+
+/** Numbers as written; anything else stays a string so the schema reports it precisely. */
+function toNumber(text: string | undefined): number | string | undefined {
+  if (text === undefined || text === "") return undefined;
+  return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+}
+
+function toBoolean(text: string | undefined): boolean | string | undefined {
+  return text === "true" ? true : text === "false" ? false : text;
+}
+
+function sortByLine(errors: LineError[]): LineError[] {
+  return errors.sort((a, b) => a.line - b.line);
+}
+
+async function forEachConcurrently<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await run(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
