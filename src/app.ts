@@ -1,7 +1,12 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import { config } from "./config";
 import { AppError, errorResponse, notFound, onError } from "./http/errors";
+import { maintenanceGate } from "./http/maintenance";
 import { requestId } from "./http/request-id";
+import { requestLog } from "./http/request-log";
 import type { AppEnv } from "./http/types";
 import { admin } from "./routes/admin";
 import { availability } from "./routes/availability";
@@ -19,6 +24,18 @@ const IMPORT_PATH = "/admin/resources/import";
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestId);
+  app.use(requestLog);
+  app.use(secureHeaders());
+  // Browsers may read the public routes from the configured origins; the rest is server to server.
+  const publicCors = cors({
+    origin: (origin, c) => {
+      const allowed = config(c.env).CORS_ORIGINS;
+      return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+    },
+    allowMethods: ["GET", "HEAD", "OPTIONS"],
+    exposeHeaders: ["X-Request-Id", "X-Cache-Status"],
+  });
+  for (const path of ["/availability", "/health", "/ready"]) app.use(path, publicCors);
   const limit = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -26,6 +43,7 @@ export function createApp(): Hono<AppEnv> {
     });
   const [defaultLimit, importLimit] = [limit(MAX_BODY_BYTES), limit(MAX_IMPORT_BYTES)];
   app.use((c, next) => (c.req.path === IMPORT_PATH ? importLimit(c, next) : defaultLimit(c, next)));
+  app.use(maintenanceGate);
   app.route("/", ops);
   app.route("/availability", availability);
   app.route("/resources", resources);

@@ -14,6 +14,16 @@ const ConfigSchema = z.object({
   WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5000),
+  /** Origins allowed to read the public routes from a browser: "*" or a comma-separated list. */
+  CORS_ORIGINS: z
+    .string()
+    .default("*")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
   /** Serves GET /__bench/noop-rpc, the platform floor for benchmarks. Off unless set to "true". */
   BENCH_ROUTES: z
     .enum(["true", "false"])

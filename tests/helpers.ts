@@ -14,7 +14,14 @@ export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export async function call(
   method: string,
   path: string,
-  options: { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: string | null } = {},
+  options: {
+    body?: unknown;
+    raw?: string;
+    headers?: Record<string, string>;
+    auth?: string | null;
+    /** Bindings to use instead of the real ones (e.g. a wrapped D1 that fails). */
+    env?: Partial<Env>;
+  } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { ...options.headers };
   const auth = options.auth === undefined ? ADMIN_TOKEN : options.auth;
@@ -25,7 +32,7 @@ export async function call(
     headers["Content-Type"] ??= "application/json";
   }
   const request = new Request(`http://engine.test${path}`, { method, headers, body });
-  return worker.fetch(request, env, createExecutionContext());
+  return worker.fetch(request, { ...env, ...options.env }, createExecutionContext());
 }
 
 let counter = 0;

@@ -1,20 +1,55 @@
 import type { MiddlewareHandler } from "hono";
 import { config } from "../config";
+import { findKey, parseKey, type Role, touchKey } from "../storage/api-keys";
+import { sha256Hex } from "./digest";
 import { AppError } from "./errors";
 import type { AppEnv } from "./types";
 
 /**
- * Requires the `ADMIN_TOKEN` bearer key. Both sides are hashed before a
- * constant-time comparison, so neither the key's content nor its length
- * shows in the response time.
+ * Requires a bearer key whose role may call the route: the `ADMIN_TOKEN`
+ * (bootstrap admin) or an issued key. Secrets are compared as SHA-256
+ * digests in constant time, so neither content nor length shows in the
+ * response time. `401` for a missing, unknown or revoked key; `403` for a
+ * valid key whose role may not call the route.
  */
-export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const presented = bearerToken(c.req.header("Authorization"));
-  if (presented === null) throw unauthenticated("A bearer key is required.");
-  if (!(await sameSecret(presented, config(c.env).ADMIN_TOKEN))) throw unauthenticated("The bearer key is not valid.");
-  c.set("principal", "admin");
-  await next();
-};
+export function requireRole(...allowed: Role[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const presented = bearerToken(c.req.header("Authorization"));
+    if (presented === null) throw unauthenticated("A bearer key is required.");
+    const { role, principal } = await authenticate(c.env, presented, (p) => c.executionCtx.waitUntil(p));
+    if (!allowed.includes(role)) throw new AppError("FORBIDDEN", "This key's role may not call this route.");
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+/** Admin only (the default for operator routes). */
+export const requireAdmin = requireRole("admin");
+
+async function authenticate(
+  env: Env,
+  presented: string,
+  background: (p: Promise<unknown>) => void,
+): Promise<{ role: Role; principal: string }> {
+  const digest = await sha256Hex(presented);
+  if (timingSafeEqualHex(digest, await sha256Hex(config(env).ADMIN_TOKEN)))
+    return { role: "admin", principal: "admin" };
+  const parsed = parseKey(presented);
+  const now = Date.now();
+  const key = parsed ? await findKey(env.DB, parsed.id, now) : null;
+  if (!parsed || !key || !timingSafeEqualHex(await sha256Hex(parsed.secret), key.secretHash)) {
+    throw unauthenticated("The bearer key is not valid.");
+  }
+  if (key.revokedAt !== null) throw unauthenticated("The bearer key has been revoked.");
+  background(touchKey(env.DB, key, now).catch(() => undefined));
+  return { role: key.role, principal: key.id };
+}
+
+function timingSafeEqualHex(a: string, b: string): boolean {
+  const enc = new TextEncoder();
+  const [x, y] = [enc.encode(a), enc.encode(b)];
+  return x.byteLength === y.byteLength && crypto.subtle.timingSafeEqual(x, y);
+}
 
 function unauthenticated(message: string): AppError {
   return new AppError("UNAUTHENTICATED", message, undefined, {
@@ -26,13 +61,4 @@ function unauthenticated(message: string): AppError {
 function bearerToken(header: string | undefined): string | null {
   const match = header?.match(/^Bearer +([\x21-\x7e]{1,512})$/i);
   return match?.[1] ?? null;
-}
-
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([sha256(a), sha256(b)]);
-  return crypto.subtle.timingSafeEqual(da, db);
-}
-
-export async function sha256(text: string): Promise<ArrayBuffer> {
-  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
 }

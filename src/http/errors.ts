@@ -56,6 +56,7 @@ export function notFound(c: Context<AppEnv>): Response {
 
 export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
   const requestId = c.get("requestId") ?? "unknown";
+  c.set("outcome", err.code);
   const body = errorJson(err.code, err.message, requestId, err.details);
   return c.json(body, err.status, err.headers);
 }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { CommandReply, Idempotency } from "../resource-object/resource-object";
-import { sha256 } from "./auth";
+import { sha256Hex } from "./digest";
 import { IdempotencyKey } from "./schemas";
 import type { AppEnv } from "./types";
 import { parseWith } from "./validate";
@@ -18,7 +18,7 @@ export async function idempotencyOf(
   const header = c.req.header("Idempotency-Key");
   if (header === undefined) return undefined;
   const key = parseWith(IdempotencyKey, header, "header.Idempotency-Key");
-  const fingerprint = hex(await sha256(`${route}\n${canonicalJson(body)}`));
+  const fingerprint = await sha256Hex(`${route}\n${canonicalJson(body)}`);
   return { key: `${c.get("principal")}|${route}|${key}`, fingerprint };
 }
 
@@ -26,12 +26,13 @@ export async function idempotencyOf(
 export function sendReply(c: Context<AppEnv>, reply: CommandReply): Response {
   const headers: Record<string, string> = { ...reply.headers, "Content-Type": "application/json" };
   if (reply.replayed) headers["Idempotent-Replayed"] = "true";
+  if (reply.status >= 400) c.set("outcome", (JSON.parse(reply.body) as { error: { code: string } }).error.code);
   return c.body(reply.body, reply.status as 200, headers);
 }
 
 /** An id that is a pure function of a key: retries of one create land on one resource. */
 export async function uuidFromKey(scopedKey: string): Promise<string> {
-  const h = hex(await sha256(`resource-id\n${scopedKey}`));
+  const h = await sha256Hex(`resource-id\n${scopedKey}`);
   const variant = ((Number.parseInt(h[16] as string, 16) & 0x3) | 0x8).toString(16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
@@ -46,8 +47,4 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
-}
-
-function hex(buffer: ArrayBuffer): string {
-  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

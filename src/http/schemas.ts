@@ -172,3 +172,13 @@ export const ImportQuery = z.strictObject({
     .default("false")
     .transform((v) => v === "true"),
 });
+
+export const CreateApiKeyBody = z.strictObject({
+  name: text(100),
+  role: z.enum(["admin", "client"]),
+});
+
+export const MaintenanceBody = z.strictObject({
+  enabled: z.boolean(),
+  message: z.string().max(500).nullable().default(null),
+});

@@ -5,5 +5,7 @@ export interface AppEnv {
     requestId: string;
     /** Who is calling, for scoping idempotency keys and for the audit trail. */
     principal: string;
+    /** The error code or decision outcome, for the request log. */
+    outcome: string;
   };
 }

@@ -3,11 +3,13 @@ import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { exportStream } from "../http/export-stream";
 import { iso } from "../http/render";
-import { ExportQuery, ImportQuery, PageQuery, TimelineQuery } from "../http/schemas";
+import { CreateApiKeyBody, ExportQuery, ImportQuery, MaintenanceBody, PageQuery, TimelineQuery } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import { readQuery } from "../http/validate";
+import { readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
+import { createKey, type KeyRecord, listKeys, revokeKey } from "../storage/api-keys";
 import { decisionsOfTypes, reservationPages } from "../storage/history";
+import { readMaintenance, writeMaintenance } from "../storage/settings";
 import { importResources } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
 
@@ -115,3 +117,45 @@ admin.post("/resources/import", async (c) => {
   const result = await importResources(c, await c.req.text(), query.dry_run);
   return c.json(result, 200);
 });
+
+/** Issues a key; the plaintext is in this response only (only a hash is stored). */
+admin.post("/api-keys", async (c) => {
+  const body = await readJson(c, CreateApiKeyBody);
+  const made = await createKey(c.env.DB, body.name, body.role, Date.now());
+  return c.json({ ...keyJson({ ...made, lastUsedAt: null, revokedAt: null }), key: made.key }, 201, {
+    Location: `/admin/api-keys/${made.id}`,
+  });
+});
+
+admin.get("/api-keys", async (c) => c.json({ items: (await listKeys(c.env.DB)).map(keyJson) }));
+
+/** Revokes a key: refused everywhere within the key cache's bound (30 s). */
+admin.delete("/api-keys/:id", async (c) => {
+  await readNoBody(c);
+  const revoked = await revokeKey(c.env.DB, c.req.param("id"), Date.now());
+  if (!revoked) throw new AppError("NOT_FOUND", "API key not found.");
+  return c.json(keyJson(revoked));
+});
+
+function keyJson(k: Pick<KeyRecord, "id" | "name" | "role" | "createdAt" | "lastUsedAt" | "revokedAt">) {
+  return {
+    id: k.id,
+    name: k.name,
+    role: k.role,
+    created_at: iso(k.createdAt),
+    last_used_at: iso(k.lastUsedAt),
+    revoked_at: iso(k.revokedAt),
+  };
+}
+
+/** Maintenance mode: while on, writes answer 503 MAINTENANCE; it reaches every isolate within 5 s. */
+admin.put("/maintenance", async (c) => {
+  const body = await readJson(c, MaintenanceBody);
+  return c.json(maintenanceJson(await writeMaintenance(c.env.DB, body.enabled, body.message, Date.now())));
+});
+
+admin.get("/maintenance", async (c) => c.json(maintenanceJson(await readMaintenance(c.env.DB, Date.now()))));
+
+function maintenanceJson(m: { enabled: boolean; message: string | null; updatedAt: number | null }) {
+  return { enabled: m.enabled, message: m.message, updated_at: iso(m.updatedAt) };
+}

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { resourceIdOfReservation } from "../domain/ids";
-import { requireAdmin } from "../http/auth";
+import { requireRole } from "../http/auth";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
 import { reservationJson } from "../http/render";
@@ -10,7 +10,7 @@ import { readJson, readNoBody } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 
 export const reservations = new Hono<AppEnv>();
-reservations.use(requireAdmin);
+reservations.use(requireRole("admin", "client"));
 
 reservations.post("/", async (c) => {
   const body = await readJson(c, CreateReservationBody);

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { ownerOf } from "../domain/ids";
-import { requireAdmin } from "../http/auth";
+import { requireRole } from "../http/auth";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
 import { waitingEntryJson } from "../http/render";
@@ -11,7 +11,7 @@ import { resourceStub } from "../resource-object/address";
 
 /** The waiting list: joining earns a notification, in strict server order, when capacity frees up. */
 export const waitingList = new Hono<AppEnv>();
-waitingList.use(requireAdmin);
+waitingList.use(requireRole("admin", "client"));
 
 waitingList.post("/join", async (c) => {
   const body = await readJson(c, JoinWaitingListBody);

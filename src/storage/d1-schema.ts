@@ -101,3 +101,21 @@ export const exportRuns = sqliteTable("export_runs", {
   rows: integer("rows").notNull(),
   keys: text("keys").notNull(),
 });
+
+/** API keys: only a SHA-256 of the secret is stored; the plaintext is shown once, at creation. */
+export const apiKeys = sqliteTable("api_keys", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  role: text("role", { enum: ["admin", "client"] }).notNull(),
+  secretHash: text("secret_hash").notNull(),
+  createdAt: integer("created_at").notNull(),
+  lastUsedAt: integer("last_used_at"),
+  revokedAt: integer("revoked_at"),
+});
+
+/** Operator switches that every isolate reads, e.g. maintenance mode. */
+export const settings = sqliteTable("settings", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -1,0 +1,78 @@
+/**
+ * API keys in D1. A key is `rk_<id>_<secret>`: the id finds the row without a
+ * scan, only a SHA-256 of the secret is stored, and the plaintext is shown
+ * once. Lookups are cached per isolate for KEY_CACHE_MS, so a request does
+ * not query D1 on every call; revocation takes effect within that bound.
+ */
+import { desc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { randomToken } from "../domain/ids";
+import { sha256Hex } from "../http/digest";
+import { apiKeys } from "./d1-schema";
+
+export type Role = "admin" | "client";
+export const KEY_CACHE_MS = 30_000;
+/** last_used_at is refreshed at most this often per key (it is informational). */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface KeyRecord {
+  id: string;
+  name: string;
+  role: Role;
+  secretHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+const cache = new Map<string, { record: KeyRecord | null; fetchedAt: number }>();
+const KEY_FORMAT = /^rk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+
+export function parseKey(token: string): { id: string; secret: string } | null {
+  const m = KEY_FORMAT.exec(token);
+  return m ? { id: m[1] as string, secret: m[2] as string } : null;
+}
+
+export async function findKey(db: D1Database, id: string, now: number): Promise<KeyRecord | null> {
+  const hit = cache.get(id);
+  if (hit && now - hit.fetchedAt < KEY_CACHE_MS) return hit.record;
+  const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+  const record = row ? ({ ...row, role: row.role as Role } satisfies KeyRecord) : null;
+  cache.set(id, { record, fetchedAt: now });
+  return record;
+}
+
+/** Records use, at most once a minute per key; callers run it in the background. */
+export async function touchKey(db: D1Database, key: KeyRecord, now: number): Promise<void> {
+  if (key.lastUsedAt !== null && now - key.lastUsedAt < LAST_USED_RESOLUTION_MS) return;
+  key.lastUsedAt = now;
+  await drizzle(db).update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
+}
+
+export async function createKey(db: D1Database, name: string, role: Role, now: number) {
+  const id = randomAlnum(12);
+  const secret = randomToken(32); // 256 bits
+  const secretHash = await sha256Hex(secret);
+  await drizzle(db).insert(apiKeys).values({ id, name, role, secretHash, createdAt: now });
+  return { id, name, role, key: `rk_${id}_${secret}`, createdAt: now };
+}
+
+export async function listKeys(db: D1Database): Promise<KeyRecord[]> {
+  const rows = await drizzle(db).select().from(apiKeys).orderBy(desc(apiKeys.createdAt)).limit(1000);
+  return rows.map((r) => ({ ...r, role: r.role as Role }));
+}
+
+export async function revokeKey(db: D1Database, id: string, now: number): Promise<KeyRecord | null> {
+  const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+  if (!row) return null;
+  const revokedAt = row.revokedAt ?? now;
+  if (row.revokedAt === null) await drizzle(db).update(apiKeys).set({ revokedAt }).where(eq(apiKeys.id, id));
+  cache.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
+  return { ...row, role: row.role as Role, revokedAt };
+}
+
+function randomAlnum(length: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
+}

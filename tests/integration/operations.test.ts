@@ -1,0 +1,139 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ADMIN_TOKEN, call, createResource, reserve } from "../helpers";
+
+const json = (res: Response) => res.json<Record<string, any>>();
+
+async function issueKey(role: "admin" | "client"): Promise<{ id: string; key: string }> {
+  const res = await call("POST", "/admin/api-keys", { body: { name: `${role} key`, role } });
+  expect(res.status).toBe(201);
+  return json(res) as Promise<{ id: string; key: string }>;
+}
+
+describe("API keys and roles", () => {
+  it("answers every route with the documented status for each kind of key", async () => {
+    const client = await issueKey("client");
+    const revoked = await issueKey("client");
+    expect((await call("DELETE", `/admin/api-keys/${revoked.id}`)).status).toBe(200);
+    const resource = await createResource({ capacity: 1000, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const r = await json(await reserve(id));
+
+    const keys = {
+      none: null,
+      bad: "rk_AAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+      revoked: revoked.key,
+      client: client.key,
+      admin: ADMIN_TOKEN,
+    };
+    // [method, path, body, status for a client key, status for the admin key]
+    const routes: [string, string, unknown, number, number][] = [
+      ["POST", "/reservations", { resource_id: id, client_id: "m" }, 201, 201],
+      ["GET", `/reservations/${r.id}`, undefined, 200, 200],
+      ["POST", "/waiting-list/join", { resource_id: id, client_id: "m" }, 201, 200],
+      ["GET", `/resources/${id}`, undefined, 403, 200],
+      ["GET", "/resources", undefined, 403, 200],
+      ["POST", "/resources", { type: "t", capacity: 1 }, 403, 201],
+      ["PATCH", `/resources/${id}`, { metadata: { a: 1 } }, 403, 200],
+      ["POST", `/resources/${id}/close`, undefined, 403, 200],
+      ["POST", `/resources/${id}/reopen`, undefined, 403, 200],
+      ["GET", `/admin/resources/${id}/timeline`, undefined, 403, 200],
+      ["GET", "/admin/audit", undefined, 403, 200],
+      ["GET", "/admin/reservations/export", undefined, 403, 200],
+      ["GET", "/admin/api-keys", undefined, 403, 200],
+      ["GET", "/admin/dead-letters", undefined, 403, 200],
+      ["GET", "/admin/maintenance", undefined, 403, 200],
+    ];
+    for (const [method, path, body, forClient, forAdmin] of routes) {
+      for (const [kind, key] of Object.entries(keys)) {
+        const res = await call(method, path, { body, auth: key });
+        const expected = kind === "client" ? forClient : kind === "admin" ? forAdmin : 401;
+        expect({ method, path, kind, status: res.status }).toEqual({ method, path, kind, status: expected });
+        await res.arrayBuffer();
+      }
+    }
+  });
+
+  it("shows a key once, stores only its hash, and lists keys without secrets", async () => {
+    const made = await issueKey("client");
+    expect(made.key).toMatch(/^rk_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?")
+      .bind(made.id)
+      .first<Record<string, string>>();
+    expect(JSON.stringify(row)).not.toContain(made.key.split("_").at(-1));
+    const listed = await json(await call("GET", "/admin/api-keys"));
+    expect(JSON.stringify(listed)).not.toContain(made.key);
+    expect(listed.items.find((k: any) => k.id === made.id)).toMatchObject({ role: "client", revoked_at: null });
+  });
+});
+
+describe("health and readiness", () => {
+  it("is ready when D1, KV and a Durable Object answer, and names D1 when it fails", async () => {
+    const ready = await call("GET", "/ready", { auth: null });
+    expect(ready.status).toBe(200);
+    expect(await json(ready)).toEqual({ status: "ready", checks: { d1: "ok", kv: "ok", durable_object: "ok" } });
+
+    const failingD1 = new Proxy(env.DB, {
+      get: (target, prop) =>
+        prop === "prepare" ? () => ({ first: () => Promise.reject(new Error("down")) }) : Reflect.get(target, prop),
+    });
+    const down = await call("GET", "/ready", { auth: null, env: { DB: failingD1 } });
+    expect(down.status).toBe(503);
+    expect(down.headers.get("Retry-After")).not.toBeNull();
+    expect(await json(down)).toMatchObject({
+      error: { code: "UNAVAILABLE", details: [{ field: "d1", issue: "error" }] },
+    });
+  });
+});
+
+describe("maintenance mode", () => {
+  afterEach(async () => {
+    await call("PUT", "/admin/maintenance", { body: { enabled: false } });
+  });
+
+  it("answers writes with 503 MAINTENANCE and Retry-After while reads go on", async () => {
+    const resource = await createResource({ capacity: 5 });
+    const id = resource.id as string;
+    expect((await call("PUT", "/admin/maintenance", { body: { enabled: true, message: "upgrading" } })).status).toBe(
+      200,
+    );
+    const write = await reserve(id);
+    expect(write.status).toBe(503);
+    expect(write.headers.get("Retry-After")).not.toBeNull();
+    expect(await json(write)).toMatchObject({ error: { code: "MAINTENANCE", message: "upgrading" } });
+    expect((await call("GET", `/resources/${id}`)).status).toBe(200);
+    expect((await call("GET", `/availability?resource_id=${id}`, { auth: null })).status).toBe(200);
+
+    await call("PUT", "/admin/maintenance", { body: { enabled: false } });
+    expect((await reserve(id)).status).toBe(201);
+  });
+});
+
+describe("request logs", () => {
+  it("writes one JSON line per request without any key or the ADMIN_TOKEN", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    try {
+      const client = await issueKey("client");
+      const resource = await createResource({ capacity: 1 });
+      await call("POST", "/reservations", { body: { resource_id: resource.id, client_id: "x" }, auth: client.key });
+      await call("POST", "/reservations", { body: { resource_id: resource.id, client_id: "y" }, auth: client.key });
+      const requests = lines.map((l) => JSON.parse(l)).filter((l) => "route" in l);
+      expect(requests.length).toBeGreaterThanOrEqual(4);
+      expect(requests.at(-1)).toMatchObject({
+        route: "/reservations",
+        status: 409,
+        outcome: "RESOURCE_FULL",
+        key_id: client.id,
+      });
+      for (const l of lines) {
+        expect(l).not.toContain(ADMIN_TOKEN);
+        expect(l).not.toContain(client.key);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
