@@ -14,6 +14,11 @@ const ConfigSchema = z.object({
   WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5000),
+  /** Rate limits (the WRITE_LIMITER / READ_LIMITER bindings); "false" turns them off, e.g. for benchmarks. */
+  RATE_LIMITS_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** Origins allowed to read the public routes from a browser: "*" or a comma-separated list. */
   CORS_ORIGINS: z
     .string()

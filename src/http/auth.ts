@@ -3,6 +3,7 @@ import { config } from "../config";
 import { findKey, parseKey, type Role, touchKey } from "../storage/api-keys";
 import { sha256Hex } from "./digest";
 import { AppError } from "./errors";
+import { limitWritesPerKey } from "./rate-limit";
 import type { AppEnv } from "./types";
 
 /**
@@ -10,7 +11,8 @@ import type { AppEnv } from "./types";
  * (bootstrap admin) or an issued key. Secrets are compared as SHA-256
  * digests in constant time, so neither content nor length shows in the
  * response time. `401` for a missing, unknown or revoked key; `403` for a
- * valid key whose role may not call the route.
+ * valid key whose role may not call the route. Writes are then rate
+ * limited per key.
  */
 export function requireRole(...allowed: Role[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -19,7 +21,7 @@ export function requireRole(...allowed: Role[]): MiddlewareHandler<AppEnv> {
     const { role, principal } = await authenticate(c.env, presented, (p) => c.executionCtx.waitUntil(p));
     if (!allowed.includes(role)) throw new AppError("FORBIDDEN", "This key's role may not call this route.");
     c.set("principal", principal);
-    await next();
+    await limitWritesPerKey(c, next);
   };
 }
 

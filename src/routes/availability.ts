@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { config } from "../config";
 import { AppError } from "../http/errors";
+import { limitReadsPerIp } from "../http/rate-limit";
 import { AvailabilityQuery } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readQuery } from "../http/validate";
@@ -9,6 +10,7 @@ import { readAvailability } from "../storage/availability-cache";
 
 /** Public, optimistic availability: from KV, at most the TTL behind the truth; it never commits anything. */
 export const availability = new Hono<AppEnv>();
+availability.use(limitReadsPerIp);
 
 availability.get("/", async (c) => {
   const query = readQuery(c, AvailabilityQuery);

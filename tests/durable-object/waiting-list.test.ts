@@ -116,7 +116,10 @@ describe("webhooks", () => {
     await reserve(id, { client_id: "late" });
     await call("POST", `/reservations/${r.id}/cancel`);
     await settle(id);
-    const mine = (await received("global")).filter((g) => JSON.parse(g.body).resource_id === id);
+    // Deliveries run concurrently and carry no order; server_seq orders them.
+    const mine = (await received("global"))
+      .filter((g) => JSON.parse(g.body).resource_id === id)
+      .sort((a, b) => JSON.parse(a.body).server_seq - JSON.parse(b.body).server_seq);
     expect(mine.map((g) => JSON.parse(g.body).type)).toEqual([
       "resource.created",
       "reservation.confirmed",

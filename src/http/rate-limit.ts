@@ -1,0 +1,36 @@
+import type { MiddlewareHandler } from "hono";
+import { config } from "../config";
+import { AppError } from "./errors";
+import type { AppEnv } from "./types";
+
+/** The binding's window (wrangler.toml `simple.period`): how long a caller over the limit should wait at most. */
+const RETRY_AFTER_SECONDS = "60";
+
+function limited(): AppError {
+  return new AppError("RATE_LIMITED", "Too many requests; slow down and retry later.", undefined, {
+    "Retry-After": RETRY_AFTER_SECONDS,
+  });
+}
+
+/**
+ * Writes, per API key (after authentication, so the key is known). The
+ * bootstrap ADMIN_TOKEN is the operator's own key and is not limited.
+ */
+export const limitWritesPerKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const write = c.req.method !== "GET" && c.req.method !== "HEAD";
+  if (write && c.get("principal") !== "admin" && config(c.env).RATE_LIMITS_ENABLED) {
+    const { success } = await c.env.WRITE_LIMITER.limit({ key: `key:${c.get("principal")}` });
+    if (!success) throw limited();
+  }
+  await next();
+};
+
+/** Public reads, per client IP. */
+export const limitReadsPerIp: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (config(c.env).RATE_LIMITS_ENABLED) {
+    const ip = c.req.header("CF-Connecting-IP") ?? "unknown";
+    const { success } = await c.env.READ_LIMITER.limit({ key: `ip:${ip}` });
+    if (!success) throw limited();
+  }
+  await next();
+};
