@@ -182,3 +182,10 @@ export const MaintenanceBody = z.strictObject({
   enabled: z.boolean(),
   message: z.string().max(500).nullable().default(null),
 });
+
+export const AnalyticsQuery = z
+  .strictObject({ from: isoTime.optional(), to: isoTime.optional(), type: text(64).optional() })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
+    message: "from must be before to",
+    path: ["to"],
+  });

@@ -3,13 +3,22 @@ import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { exportStream } from "../http/export-stream";
 import { iso } from "../http/render";
-import { CreateApiKeyBody, ExportQuery, ImportQuery, MaintenanceBody, PageQuery, TimelineQuery } from "../http/schemas";
+import {
+  AnalyticsQuery,
+  CreateApiKeyBody,
+  ExportQuery,
+  ImportQuery,
+  MaintenanceBody,
+  PageQuery,
+  TimelineQuery,
+} from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { createKey, type KeyRecord, listKeys, revokeKey } from "../storage/api-keys";
 import { decisionsOfTypes, reservationPages } from "../storage/history";
 import { readMaintenance, writeMaintenance } from "../storage/settings";
+import { analytics } from "../storage/stats";
 import { importResources } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
 
@@ -159,3 +168,9 @@ admin.get("/maintenance", async (c) => c.json(maintenanceJson(await readMaintena
 function maintenanceJson(m: { enabled: boolean; message: string | null; updatedAt: number | null }) {
   return { enabled: m.enabled, message: m.message, updated_at: iso(m.updatedAt) };
 }
+
+/** Reservations, rejections per code, cancellations and expired holds per day; utilization per resource type. */
+admin.get("/analytics", async (c) => {
+  const q = readQuery(c, AnalyticsQuery);
+  return c.json(await analytics(c.env.DB, { from: q.from, to: q.to, type: q.type }));
+});

@@ -1,13 +1,43 @@
 import { Hono } from "hono";
 import { config } from "../config";
+import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import type { AppEnv } from "../http/types";
 import { resourceStub } from "../resource-object/address";
+import { metricsSnapshot } from "../storage/stats";
 
 export const ops = new Hono<AppEnv>();
 
 /** Liveness: the Worker runs. Touches no binding. */
 ops.get("/health", (c) => c.json({ status: "ok" }));
+
+/**
+ * Prometheus text format, aggregated in D1 from every object's decisions
+ * (global, about a second behind the objects). `commit_duration_seconds` is
+ * not exported: workerd does not advance clocks during synchronous code, so
+ * a commit's own duration cannot be measured inside the object.
+ */
+ops.get("/metrics", requireAdmin, async (c) => {
+  const m = await metricsSnapshot(c.env.DB);
+  const lines = [
+    "# HELP reservations_total Reservation decisions that changed a reservation, by resulting status.",
+    "# TYPE reservations_total counter",
+    ...m.reservationsByStatus.map((r) => `reservations_total{status="${r.status}"} ${r.n}`),
+    "# HELP rejections_total Refused reservation decisions, by code.",
+    "# TYPE rejections_total counter",
+    ...m.rejectionsByCode.map((r) => `rejections_total{code="${r.code}"} ${r.n}`),
+    "# HELP active_resources Resources that are open.",
+    "# TYPE active_resources gauge",
+    `active_resources ${m.activeResources}`,
+    "# HELP capacity_utilization Confirmed over capacity, over open resources.",
+    "# TYPE capacity_utilization gauge",
+    `capacity_utilization ${m.utilization}`,
+    "# HELP webhook_deliveries_total Webhook events by final outcome (dead letters).",
+    "# TYPE webhook_deliveries_total counter",
+    `webhook_deliveries_total{outcome="dead_lettered"} ${m.deadLettered}`,
+  ];
+  return c.text(`${lines.join("\n")}\n`, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+});
 
 /** How long /ready waits for each dependency before calling it down. */
 const PROBE_TIMEOUT_MS = 1000;

@@ -1,0 +1,47 @@
+import parsePrometheus from "parse-prometheus-text-format";
+import { describe, expect, it } from "vitest";
+import { call, createResource, reserve, settle } from "../helpers";
+
+// Its own file: storage is isolated per file, so no other test's history drains into these counts.
+const json = (res: Response) => res.json<Record<string, any>>();
+
+describe("metrics and analytics", () => {
+  it("counts exactly the commits, rejections and cancels made", async () => {
+    const before = parsePrometheus(await (await call("GET", "/metrics")).text());
+    const type = `kind-${crypto.randomUUID().slice(0, 8)}`;
+    const resource = await createResource({ capacity: 3, type });
+    const id = resource.id as string;
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await reserve(id, { client_id: `c${i}` })); // 3 confirmed, 2 full
+    const first = await json(made[0] as Response);
+    await call("POST", `/reservations/${first.id}/cancel`);
+    await settle(id);
+
+    const after = parsePrometheus(await (await call("GET", "/metrics")).text());
+    const delta = (name: string, labels: Record<string, string>) =>
+      value(after, name, labels) - value(before, name, labels);
+    expect(delta("reservations_total", { status: "CONFIRMED" })).toBe(3);
+    expect(delta("reservations_total", { status: "CANCELLED" })).toBe(1);
+    expect(delta("rejections_total", { code: "RESOURCE_FULL" })).toBe(2);
+    expect(value(after, "active_resources", {})).toBeGreaterThan(0);
+
+    const report = await json(await call("GET", `/admin/analytics?type=${type}`));
+    const day = report.per_day.reduce(
+      (acc: any, d: any) => ({
+        reservations: acc.reservations + d.reservations,
+        rejections: acc.rejections + d.rejections,
+        cancellations: acc.cancellations + d.cancellations,
+      }),
+      { reservations: 0, rejections: 0, cancellations: 0 },
+    );
+    expect(day).toEqual({ reservations: 3, rejections: 2, cancellations: 1 });
+    expect(report.rejections_by_code).toEqual({ RESOURCE_FULL: 2 });
+    expect(report.utilization_by_type).toEqual([{ type, confirmed: 2, capacity: 3, utilization: 2 / 3 }]);
+  });
+});
+
+function value(families: any[], name: string, labels: Record<string, string>): number {
+  const family = families.find((f) => f.name === name);
+  const metric = family?.metrics.find((m: any) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
+  return metric ? Number(metric.value) : 0;
+}
