@@ -43,7 +43,7 @@ export function bookingChecks(summary, before, after, { cancelled = 0, unanswere
   return {
     checks: {
       no_5xx: summary.count5xx === 0,
-      no_errors: summary.errors === 0,
+      no_socket_errors: summary.errors === 0,
       within_capacity: after.overbooked.length === 0,
       confirmed_accounted: delta >= expected - unansweredCancels && delta <= expected + cutOff,
     },
@@ -56,7 +56,7 @@ export function readChecks(summary) {
   return {
     checks: {
       no_5xx: summary.count5xx === 0,
-      no_errors: summary.errors === 0,
+      no_socket_errors: summary.errors === 0,
       all_200: (summary.status["200"] ?? 0) === summary.responses,
     },
     info: {},

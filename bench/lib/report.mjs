@@ -15,8 +15,11 @@ export function aggregate(rows) {
   return [...byKey].map(([key, runs]) => {
     const loads = runs.filter((r) => r.summary);
     const status = {};
-    for (const r of loads)
+    const errors = {};
+    for (const r of loads) {
       for (const [code, n] of Object.entries(r.summary.status)) status[code] = (status[code] ?? 0) + n;
+      for (const [kind, n] of Object.entries(r.summary.error_kinds)) errors[kind] = (errors[kind] ?? 0) + n;
+    }
     const failed = [...new Set(runs.flatMap((r) => Object.entries(r.checks).flatMap(([c, ok]) => (ok ? [] : [c]))))];
     const metric = (f) => (loads.length ? median(loads.map((r) => r.summary[f])) : null);
     return {
@@ -29,6 +32,7 @@ export function aggregate(rows) {
       p99_ms: metric("p99_ms"),
       responses: loads.reduce((n, r) => n + r.summary.responses, 0),
       status,
+      errors,
       ok: failed.length === 0,
       failed_checks: failed,
       info: medianInfo(runs.map((r) => r.info ?? {})),
@@ -76,6 +80,8 @@ export function targets(aggregated, connections) {
 function notes(a) {
   const i = a.info;
   const parts = [];
+  const errors = Object.entries(a.errors).map(([kind, n]) => `${kind} ${n}`);
+  if (errors.length > 0) parts.push(`socket errors: ${errors.join(", ")}`);
   if (i.kv_hit_pct !== undefined) parts.push(`KV hits ${i.kv_hit_pct}%`);
   if (i.sold_out_after_ms !== undefined) parts.push(`sold out after ${i.sold_out_after_ms} ms`);
   if (i.per_kind) {

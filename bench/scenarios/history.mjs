@@ -22,6 +22,7 @@ export const history = {
     const pending = new Map(); // reservation id -> server_timestamp (epoch ms)
     const lags = [];
     let created = 0;
+    let failedPolls = 0;
     const onResponse = (status, body) => {
       if (status !== 201 || ++created % SAMPLE_EVERY !== 0) return;
       const [, rid, at] = body.match(FIELDS);
@@ -35,10 +36,13 @@ export const history = {
         await sleep(POLL_MS);
         const batch = [...pending.keys()].slice(0, D1_MAX_PARAMS);
         if (batch.length === 0) continue;
-        const rows = await server.d1(
-          `SELECT id FROM reservations WHERE id IN (${batch.map(() => "?").join(",")})`,
-          batch,
-        );
+        let rows;
+        try {
+          rows = await server.d1(`SELECT id FROM reservations WHERE id IN (${batch.map(() => "?").join(",")})`, batch);
+        } catch {
+          failedPolls++; // e.g. Miniflare's proxy reusing a connection workerd closed: try again next poll
+          continue;
+        }
         const now = Date.now();
         for (const { id: rid } of rows) {
           lags.push(now - pending.get(rid));
@@ -57,6 +61,7 @@ export const history = {
     const lag = {
       samples: lags.length,
       never_seen: pending.size,
+      failed_polls: failedPolls,
       lag_p50_ms: quantile(lags, 0.5),
       lag_p99_ms: quantile(lags, 0.99),
       lag_max_ms: quantile(lags, 1),

@@ -8,7 +8,7 @@ import { CreateResourceBody, IfMatch, ListResourcesQuery, UpdateResourceBody } f
 import type { AppEnv } from "../http/types";
 import { parseWith, readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
-import { availabilityKey } from "../storage/availability-cache";
+import { availabilityKey, forgetAvailability } from "../storage/availability-cache";
 import { listResources } from "../storage/history";
 
 export const resources = new Hono<AppEnv>();
@@ -37,7 +37,10 @@ resources.post("/", async (c) => {
   });
   // An earlier lookup may have cached this id as unknown; the object's alarm
   // writes the real snapshot moments later.
-  if (reply.status === 201 && !reply.replayed) await c.env.AVAILABILITY.delete(availabilityKey(id));
+  if (reply.status === 201 && !reply.replayed) {
+    forgetAvailability(id);
+    await c.env.AVAILABILITY.delete(availabilityKey(id));
+  }
   return sendReply(c, reply);
 });
 

@@ -43,6 +43,25 @@ export function putAvailability(kv: KVNamespace, value: Availability, ttlSeconds
   return kv.put(availabilityKey(value.resource_id), JSON.stringify(value), { expirationTtl: ttlSeconds });
 }
 
+/**
+ * A per-isolate copy of what KV answered, kept for ISOLATE_CACHE_MS: hot
+ * availability is then served without a KV round trip per request. It adds at
+ * most that much to the staleness API.md allows (the KV TTL).
+ */
+export const ISOLATE_CACHE_MS = 1000;
+const isolateCache = new Map<string, { value: CachedAvailability; at: number }>();
+const ISOLATE_CACHE_MAX = 10_000;
+
+/** Forgets what this isolate remembers of an id (e.g. a negative entry, once the resource exists). */
+export function forgetAvailability(resourceId: string): void {
+  isolateCache.delete(resourceId);
+}
+
+function remember(resourceId: string, value: CachedAvailability, now: number): void {
+  if (isolateCache.size >= ISOLATE_CACHE_MAX) isolateCache.clear(); // bounded memory, not an LRU: misses are cheap
+  isolateCache.set(resourceId, { value, at: now });
+}
+
 export interface Lookup {
   resourceId: string;
   value: Availability | null;
@@ -59,13 +78,22 @@ export async function readAvailability(
   ttlSeconds: number,
   fresh: (id: string) => Promise<Availability | null>,
 ): Promise<Lookup[]> {
-  const cached = await kv.get(ids.map(availabilityKey), "text");
+  const now = Date.now();
+  const local = new Map<string, CachedAvailability>();
+  for (const id of ids) {
+    const hit = isolateCache.get(id);
+    if (hit && now - hit.at < ISOLATE_CACHE_MS) local.set(id, hit.value);
+  }
+  const remote = ids.filter((id) => !local.has(id));
+  const cached =
+    remote.length > 0 ? await kv.get(remote.map(availabilityKey), "text") : new Map<string, string | null>();
   return Promise.all(
     ids.map(async (resourceId): Promise<Lookup> => {
       const text = cached.get(availabilityKey(resourceId));
-      if (text) {
-        const value = JSON.parse(text) as CachedAvailability;
-        return { resourceId, value: "missing" in value ? null : value, cache: "HIT" };
+      const known = local.get(resourceId) ?? (text ? (JSON.parse(text) as CachedAvailability) : undefined);
+      if (known) {
+        if (!local.has(resourceId)) remember(resourceId, known, now);
+        return { resourceId, value: "missing" in known ? null : known, cache: "HIT" };
       }
       const value = await fresh(resourceId);
       if (value) await putAvailability(kv, value, ttlSeconds);
@@ -74,6 +102,7 @@ export async function readAvailability(
           expirationTtl: NEGATIVE_TTL_SECONDS,
         });
       }
+      remember(resourceId, value ?? { missing: true }, now);
       return { resourceId, value, cache: "MISS" };
     }),
   );
