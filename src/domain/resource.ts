@@ -92,6 +92,11 @@ export type Decision =
 
 export const DEFAULT_HOLD_TTL_SECONDS = 600;
 
+/** Whether a resource already has the type and rules of `spec` (an import of it would change nothing). */
+export function hasRulesOf(s: ResourceState, spec: ResourceSpec): boolean {
+  return s.type === spec.type && RULE_FIELDS.every((k) => s[k] === spec[k]);
+}
+
 export function createResource(spec: ResourceSpec, now: number): ResourceState {
   return {
     ...spec,

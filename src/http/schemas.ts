@@ -68,6 +68,27 @@ const resourceFields = {
   metadata,
 };
 
+type ResourceFieldsJson = Partial<{ [K in keyof typeof resourceFields]: z.infer<(typeof resourceFields)[K]> }>;
+
+/** The writable fields as the domain names them; absent fields stay absent (a PATCH changes only what it names). */
+export function resourceFieldsOf<B extends ResourceFieldsJson>(b: B) {
+  const fields = {
+    type: b.type,
+    capacity: b.capacity,
+    waitingListEnabled: b.waiting_list_enabled,
+    bookingOpensAt: b.booking_opens_at,
+    bookingClosesAt: b.booking_closes_at,
+    maxQuantityPerReservation: b.max_quantity_per_reservation,
+    holdTtlSeconds: b.hold_ttl_seconds,
+    metadata: b.metadata,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as {
+    [K in keyof typeof fields]: B extends Required<ResourceFieldsJson>
+      ? Exclude<(typeof fields)[K], undefined>
+      : (typeof fields)[K];
+  };
+}
+
 export const CreateResourceBody = z
   .strictObject({
     id: resourceId.optional(),

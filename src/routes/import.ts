@@ -5,12 +5,12 @@
  * malformed line is reported with its line number and writes nothing.
  */
 import type { Context } from "hono";
-import type { ResourceSpec, ResourceState } from "../domain/resource";
+import { hasRulesOf, type ResourceSpec } from "../domain/resource";
 import { AppError } from "../http/errors";
-import { CreateResourceBody } from "../http/schemas";
+import { CreateResourceBody, resourceFieldsOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { validationError } from "../http/validate";
-import { resourceStub } from "../resource-object/address";
+import { type ResourceRpc, resourceStub } from "../resource-object/address";
 import { parseCsv } from "../storage/csv";
 
 export const IMPORT_HEADER = [
@@ -77,7 +77,7 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
     const stub = resourceStub(c.env, spec.id);
     const reply = await stub.create({ spec, requestId, actor });
     if (reply.status === 201) created++;
-    else if (sameRules((await stub.get())?.state, spec)) unchanged++;
+    else if (await hasSameRules(stub, spec)) unchanged++;
     else failed.push({ line, error: JSON.parse(reply.body).error });
   });
   return { created, unchanged, failed: sortByLine(failed) };
@@ -107,32 +107,7 @@ function specOf(fields: string[]): ResourceSpec | { error: LineError["error"] } 
     return { error: { code: err.code, message: err.message, details: err.details } };
   }
   if (!result.data.id) return { error: { code: "VALIDATION_ERROR", message: "id is required in an import" } };
-  const b = result.data;
-  return {
-    id: b.id as string,
-    type: b.type,
-    capacity: b.capacity,
-    waitingListEnabled: b.waiting_list_enabled,
-    bookingOpensAt: b.booking_opens_at,
-    bookingClosesAt: b.booking_closes_at,
-    maxQuantityPerReservation: b.max_quantity_per_reservation,
-    holdTtlSeconds: b.hold_ttl_seconds,
-    metadata: {},
-  };
-}
-
-function sameRules(state: ResourceState | undefined, spec: ResourceSpec): boolean {
-  if (!state) return false;
-  const keys = [
-    "type",
-    "capacity",
-    "waitingListEnabled",
-    "bookingOpensAt",
-    "bookingClosesAt",
-    "maxQuantityPerReservation",
-    "holdTtlSeconds",
-  ] as const;
-  return keys.every((k) => state[k] === spec[k]);
+  return { id: result.data.id, ...resourceFieldsOf(result.data) };
 }
 
 /** Numbers as written; anything else stays a string so the schema reports it precisely. */
@@ -158,4 +133,9 @@ async function forEachConcurrently<T>(items: T[], limit: number, run: (item: T) 
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function hasSameRules(stub: ResourceRpc, spec: ResourceSpec): Promise<boolean> {
+  const found = await stub.get();
+  return found !== null && hasRulesOf(found.state, spec);
 }

@@ -4,7 +4,7 @@ import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
 import { resourceJson } from "../http/render";
-import { CreateResourceBody, IfMatch, ListResourcesQuery, UpdateResourceBody } from "../http/schemas";
+import { CreateResourceBody, IfMatch, ListResourcesQuery, resourceFieldsOf, UpdateResourceBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { parseWith, readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
@@ -21,17 +21,7 @@ resources.post("/", async (c) => {
   // the first attempt, so the id is derived from the idempotency key.
   const id = body.id ?? (idempotency ? await uuidFromKey(idempotency.key) : crypto.randomUUID());
   const reply = await resourceStub(c.env, id).create({
-    spec: {
-      id,
-      type: body.type,
-      capacity: body.capacity,
-      waitingListEnabled: body.waiting_list_enabled,
-      bookingOpensAt: body.booking_opens_at,
-      bookingClosesAt: body.booking_closes_at,
-      maxQuantityPerReservation: body.max_quantity_per_reservation,
-      holdTtlSeconds: body.hold_ttl_seconds,
-      metadata: body.metadata,
-    },
+    spec: { id, ...resourceFieldsOf(body) },
     ...caller(c),
     idempotency,
   });
@@ -67,18 +57,7 @@ resources.patch("/:id", async (c) => {
   const body = await readJson(c, UpdateResourceBody);
   const ifMatchHeader = c.req.header("If-Match");
   const ifMatch = ifMatchHeader === undefined ? undefined : parseWith(IfMatch, ifMatchHeader, "header.If-Match");
-  const patch = {
-    type: body.type,
-    capacity: body.capacity,
-    waitingListEnabled: body.waiting_list_enabled,
-    bookingOpensAt: body.booking_opens_at,
-    bookingClosesAt: body.booking_closes_at,
-    maxQuantityPerReservation: body.max_quantity_per_reservation,
-    holdTtlSeconds: body.hold_ttl_seconds,
-    metadata: body.metadata,
-  };
-  const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-  return sendReply(c, await stub.update({ patch: given, ifMatch, ...caller(c) }));
+  return sendReply(c, await stub.update({ patch: resourceFieldsOf(body), ifMatch, ...caller(c) }));
 });
 
 resources.post("/:id/close", async (c) => {
