@@ -7,31 +7,6 @@ import {
   transition,
 } from "./reservation";
 
-/**
- * A resource's authoritative state and rules. Pure data: times are epoch
- * milliseconds, nothing here knows about HTTP, SQLite or Cloudflare.
- */
-export interface ResourceState {
-  id: string;
-  type: string;
-  state: "OPEN" | "CLOSED";
-  capacity: number;
-  confirmed: number;
-  held: number;
-  waitingListEnabled: boolean;
-  bookingOpensAt: number | null;
-  bookingClosesAt: number | null;
-  maxQuantityPerReservation: number | null;
-  holdTtlSeconds: number;
-  metadata: Record<string, Json>;
-  /** Increases on every change of state (commit, cancel, expiry, admin change). */
-  version: number;
-  /** Increases only when a rule (capacity, window, waiting list, max quantity, hold TTL) changes. */
-  rulesVersion: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
 /** What an operator supplies to create a resource (already validated). A type, not an interface, so it is a `Json` value. */
 export type ResourceSpec = {
   id: string;
@@ -43,6 +18,22 @@ export type ResourceSpec = {
   maxQuantityPerReservation: number | null;
   holdTtlSeconds: number;
   metadata: Record<string, Json>;
+};
+
+/**
+ * A resource's authoritative state and rules. Pure data: times are epoch
+ * milliseconds, nothing here knows about HTTP, SQLite or Cloudflare.
+ */
+export type ResourceState = ResourceSpec & {
+  state: "OPEN" | "CLOSED";
+  confirmed: number;
+  held: number;
+  /** Increases on every change of state (commit, cancel, expiry, admin change). */
+  version: number;
+  /** Increases only when a rule (capacity, window, waiting list, max quantity, hold TTL) changes. */
+  rulesVersion: number;
+  createdAt: number;
+  updatedAt: number;
 };
 
 /** The rules an operator may change (PATCH); every field optional. */
