@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./types";
 
-const ACCEPTED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const ACCEPTED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Reuses a caller's `X-Request-Id` (or `X-Correlation-Id`) when it is safe to

@@ -8,7 +8,7 @@ import type { AppEnv } from "./types";
  * The one validation hook: every zod failure, from a body, a query or a
  * header, becomes `400 VALIDATION_ERROR` with one `details` entry per problem.
  */
-const EmptyBody = z.strictObject({});
+export const EmptyBody = z.strictObject({});
 
 export function validationError(error: z.ZodError, where?: string): AppError {
   const details: ErrorDetail[] = error.issues.flatMap((issue) => {

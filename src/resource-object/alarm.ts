@@ -30,6 +30,7 @@ export interface AlarmHost {
   clock: () => number;
   /** The committed state now (it moves on while the alarm awaits). */
   current: () => Sequenced | null;
+  waitingListLength: () => number;
   /** Records a decision that no client asked for, e.g. a dead-lettered webhook. */
   recordNote: (type: string, reason: string, detail: Record<string, Json>) => void;
 }
@@ -50,7 +51,7 @@ async function drainHistory(o: AlarmHost, outbox: OutboxState): Promise<number |
       const entries = o.store.timeline(outbox.drainedSeq, DRAIN_BATCH);
       const last = entries.at(-1);
       if (!last) break;
-      await drainToHistory(o.bindings.db, o.store, (o.current() as Sequenced).state, entries);
+      await drainToHistory(o.bindings.db, o.store, (o.current() as Sequenced).state, o.waitingListLength(), entries);
       outbox.drainedSeq = last.seq;
       o.storage.transactionSync(() => o.store.saveOutboxState(outbox));
     }

@@ -22,6 +22,7 @@ export async function drainToHistory(
   db: D1Database,
   store: ResourceStore,
   state: ResourceState,
+  waitingListLength: number,
   entries: TimelineEntry[],
 ): Promise<void> {
   const d1 = drizzle(db);
@@ -68,14 +69,15 @@ export async function drainToHistory(
         setWhere: sql`excluded.updated_seq > ${reservations.updatedSeq}`,
       }),
   );
-  const { id: _, ...registry } = { ...state, metadata: JSON.stringify(state.metadata) };
+  const { id: _, ...registry } = { ...state, waitingListLength, metadata: JSON.stringify(state.metadata) };
   const resourceUpsert = d1
     .insert(resources)
     .values({ id: state.id, ...registry })
     .onConflictDoUpdate({
       target: resources.id,
       set: registry,
-      setWhere: sql`${state.version} > ${resources.version}`,
+      // A newer version, or the same one with another waiting-list length (joins do not bump the version).
+      setWhere: sql`${state.version} > ${resources.version} OR ${waitingListLength} != ${resources.waitingListLength}`,
     });
   await d1.batch([resourceUpsert, ...events, ...reservationUpserts]);
 }

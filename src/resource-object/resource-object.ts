@@ -387,6 +387,7 @@ export class ResourceObject extends DurableObject<Env> {
       bindings: this.bindings,
       clock: this.clock,
       current: () => this.current,
+      waitingListLength: () => this.waiting.waiting,
       recordNote: (type, reason, detail) => this.recordNote(type, reason, detail),
     });
     if (nextAt !== null) this.scheduleAlarm(nextAt);

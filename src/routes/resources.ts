@@ -40,7 +40,7 @@ resources.get("/", async (c) => {
   const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const page = await listResources(c.env.DB, { type: query.type, state: query.state, afterId, limit: query.limit });
   return c.json({
-    items: page.items.map((state) => resourceJson(state)),
+    items: page.items.map((r) => resourceJson(r, r.waitingListLength)),
     next_cursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
   });
 });

@@ -16,6 +16,7 @@ export const resources = sqliteTable(
     confirmed: integer("confirmed").notNull(),
     held: integer("held").notNull(),
     waitingListEnabled: integer("waiting_list_enabled", { mode: "boolean" }).notNull(),
+    waitingListLength: integer("waiting_list_length").notNull().default(0),
     bookingOpensAt: integer("booking_opens_at"),
     bookingClosesAt: integer("booking_closes_at"),
     maxQuantityPerReservation: integer("max_quantity_per_reservation"),

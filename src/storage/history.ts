@@ -20,7 +20,7 @@ export interface ResourceFilter {
 export async function listResources(
   db: D1Database,
   f: ResourceFilter,
-): Promise<{ items: ResourceState[]; nextAfterId: string | null }> {
+): Promise<{ items: (ResourceState & { waitingListLength: number })[]; nextAfterId: string | null }> {
   const where = and(
     f.type === undefined ? undefined : eq(resources.type, f.type),
     f.state === undefined ? undefined : eq(resources.state, f.state),

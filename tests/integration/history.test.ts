@@ -79,3 +79,16 @@ describe("GET /admin/reservations/export", () => {
     expect((await call("GET", `/admin/reservations/export?from=${middle}&to=${middle}`)).status).toBe(400);
   });
 });
+
+describe("registry freshness", () => {
+  it("carries the waiting-list length into the listing", async () => {
+    const type = uniqueId("wl-kind");
+    const resource = await createResource({ id: `${type}-a`, type, capacity: 0, waiting_list_enabled: true });
+    for (const client of ["a", "b"]) {
+      await call("POST", "/waiting-list/join", { body: { resource_id: resource.id, client_id: client } });
+    }
+    await settle(resource.id as string);
+    const listed = await (await call("GET", `/resources?type=${type}`)).json<{ items: any[] }>();
+    expect(listed.items[0]).toMatchObject({ id: resource.id, waiting_list_length: 2 });
+  });
+});

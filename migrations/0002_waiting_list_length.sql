@@ -1,0 +1,1 @@
+ALTER TABLE `resources` ADD `waiting_list_length` integer DEFAULT 0 NOT NULL;

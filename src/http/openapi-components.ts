@@ -1,0 +1,220 @@
+/**
+ * The shared parts of the OpenAPI document: the error body, the response
+ * bodies, headers and security scheme. Request schemas are never written
+ * here: they come from schemas.ts through `z.toJSONSchema`. The response
+ * shapes mirror render.ts; a test parses real responses with them, so they
+ * cannot drift unnoticed.
+ */
+import { z } from "zod";
+import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
+import { ACCEPTED_ID } from "./request-id";
+import { IdempotencyKey, IfMatch } from "./schemas";
+
+export type JsonSchema = { [key: string]: unknown };
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+/**
+ * A zod schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect). `io: "input"`
+ * describes what a request may send (defaults make fields optional). A
+ * `z.custom` (metadata) becomes an object; time patterns give way to
+ * `format: date-time`, which says the same legibly.
+ */
+export function jsonSchema(schema: z.ZodType, io: "input" | "output" = "input"): JsonSchema {
+  const out: JsonSchema = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+    override: ({ zodSchema, jsonSchema: js }) => {
+      if (zodSchema._zod.def.type === "custom") {
+        Object.assign(js, { type: "object", description: "A JSON object, stored as is (at most 4 KiB as JSON)." });
+      }
+      if (js.format === "date-time") js.pattern = undefined;
+    },
+  });
+  delete out.$schema;
+  return JSON.parse(JSON.stringify(out));
+}
+
+// ---- response bodies (output) --------------------------------------------
+
+const time = z.iso.datetime();
+const json = z.record(z.string(), z.unknown());
+const page = <T extends z.ZodType>(item: T) =>
+  z.strictObject({ items: z.array(item), next_cursor: z.string().nullable() });
+
+export const ErrorBody = z.strictObject({
+  error: z.strictObject({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    details: z.array(z.strictObject({ field: z.string(), issue: z.string() })).optional(),
+    request_id: z.string(),
+  }),
+  status: z.literal("REJECTED").optional().describe("Set on a reservation decision that went against the caller."),
+});
+
+export const Resource = z.strictObject({
+  id: z.string(),
+  type: z.string(),
+  state: z.enum(["OPEN", "CLOSED"]),
+  capacity: z.int(),
+  confirmed: z.int(),
+  held: z.int(),
+  remaining: z.int().describe("capacity - confirmed - held, never negative"),
+  waiting_list_enabled: z.boolean(),
+  waiting_list_length: z.int(),
+  booking_opens_at: time.nullable(),
+  booking_closes_at: time.nullable(),
+  max_quantity_per_reservation: z.int().nullable(),
+  hold_ttl_seconds: z.int(),
+  metadata: json,
+  version: z.int().describe("Increases on every change of the resource's state"),
+  rules_version: z.int().describe("Increases only when a rule changes"),
+  created_at: time,
+  updated_at: time,
+});
+
+export const Reservation = z.strictObject({
+  id: z.string(),
+  resource_id: z.string(),
+  client_id: z.string(),
+  quantity: z.int(),
+  status: z.enum(["HELD", "CONFIRMED", "CHECKED_IN", "CANCELLED", "EXPIRED"]),
+  server_timestamp: time,
+  server_seq: z.int().describe("The resource's own strictly increasing sequence number"),
+  expires_at: time.nullable(),
+  rules_version: z.int(),
+  metadata: json,
+  cancelled_at: time.nullable(),
+  expired_at: time.nullable(),
+  checked_in_at: time.nullable(),
+});
+
+export const WaitingListEntry = z.strictObject({
+  id: z.string(),
+  resource_id: z.string(),
+  client_id: z.string(),
+  quantity: z.int(),
+  status: z.enum(["WAITING", "NOTIFIED", "FULFILLED", "LEFT"]),
+  position: z.int().nullable().describe("1 = next; null once no longer waiting"),
+  joined_at: time,
+  server_seq: z.int(),
+  callback_url: z.string().nullable(),
+  notified_at: time.nullable(),
+  left_at: time.nullable(),
+});
+
+export const Availability = z.strictObject({
+  resource_id: z.string(),
+  state: z.enum(["OPEN", "CLOSED"]),
+  capacity: z.int(),
+  remaining: z.int(),
+  waiting_list_enabled: z.boolean(),
+  version: z.int(),
+  as_of: time,
+});
+
+const TimelineItem = z.strictObject({
+  seq: z.int(),
+  server_timestamp: time,
+  type: z.string(),
+  request_id: z.string(),
+  client_id: z.string().nullable(),
+  quantity: z.int().nullable(),
+  outcome: z.enum(["ACCEPTED", "REJECTED"]),
+  code: z.string().nullable(),
+  reason: z.string(),
+  detail: json,
+  version_before: z.int(),
+  version_after: z.int(),
+  rules_version: z.int(),
+});
+
+const ApiKey = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(["admin", "client"]),
+  created_at: time,
+  last_used_at: time.nullable(),
+  revoked_at: time.nullable(),
+});
+
+const ImportFailure = z.strictObject({
+  line: z.int(),
+  error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+/** Every response body the document names, by component name. */
+export const RESPONSE_BODIES = {
+  Error: ErrorBody,
+  Health: z.strictObject({ status: z.literal("ok") }),
+  Ready: z.strictObject({ status: z.literal("ready"), checks: z.record(z.string(), z.literal("ok")) }),
+  Resource,
+  ResourcePage: page(Resource),
+  Reservation,
+  WaitingListEntry,
+  Availability,
+  AvailabilityList: z.strictObject({ items: z.array(Availability) }),
+  TimelinePage: z.strictObject({ items: z.array(TimelineItem), next_after_seq: z.int().nullable() }),
+  AuditPage: page(json.describe("An admin action: time, action, resource_id, key_id, request_id, before, after")),
+  DeadLetterPage: page(json.describe("A webhook event whose delivery gave up")),
+  ImportResult: z.strictObject({
+    dry_run: z.literal(true).optional(),
+    valid: z.int().optional().describe("Dry run only: lines that would be imported"),
+    created: z.int(),
+    unchanged: z.int(),
+    failed: z.array(ImportFailure),
+  }),
+  ApiKey,
+  ApiKeyCreated: ApiKey.extend({ key: z.string().describe("The plaintext key, shown only in this response") }),
+  ApiKeyList: z.strictObject({ items: z.array(ApiKey) }),
+  Maintenance: z.strictObject({ enabled: z.boolean(), message: z.string().nullable(), updated_at: time.nullable() }),
+  Analytics: json.describe("Reservations, rejections, cancellations and expired holds per day; utilization per type"),
+} satisfies Record<string, z.ZodType>;
+
+export type ResponseBody = keyof typeof RESPONSE_BODIES;
+
+// ---- headers, parameters, security ---------------------------------------
+
+const header = (description: string, schema: JsonSchema = { type: "string" }) => ({ description, schema });
+
+export const RESPONSE_HEADERS = {
+  RequestId: header("The request's id, also in the logs and the timeline."),
+  RetryAfter: header("Seconds to wait before retrying.", { type: "integer" }),
+  Location: header("The URL of the created object."),
+  ETag: header('The resource\'s version in quotes, e.g. "3"; send it back as If-Match.'),
+  IdempotentReplayed: header("`true` when this is the stored reply to an earlier request with the same key."),
+  WWWAuthenticate: header("The bearer challenge."),
+  XCacheStatus: header("HIT when every snapshot came from the cache.", { type: "string", enum: ["HIT", "MISS"] }),
+};
+
+export const PARAMETERS = {
+  RequestId: {
+    name: "X-Request-Id",
+    in: "header",
+    required: false,
+    description: "Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID.",
+    schema: { type: "string", pattern: ACCEPTED_ID.source },
+  },
+  IdempotencyKey: {
+    name: "Idempotency-Key",
+    in: "header",
+    required: false,
+    description: "A retry with the same key and body replays the first reply; a different body is a 422.",
+    schema: jsonSchema(IdempotencyKey),
+  },
+  IfMatch: {
+    name: "If-Match",
+    in: "header",
+    required: false,
+    description: "The version the change is based on, from the ETag; 412 when the resource has changed since.",
+    schema: jsonSchema(IfMatch),
+  },
+};
+
+export const SECURITY_SCHEMES = {
+  bearer: {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key: the ADMIN_TOKEN or a key issued by POST /admin/api-keys (role admin or client).",
+  },
+};
