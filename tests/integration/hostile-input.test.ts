@@ -93,7 +93,7 @@ describe("hostile input (fast-check)", () => {
         nasty.map((s) => `/reservations/${encode(s)}/cancel`),
         nasty.map((s) => `/availability?resource_id=${encode(s)}`),
       ),
-      auth: fc.constantFrom(null, "nope", "Bearer", "rk_AAAAAAAAAAAA_" + "A".repeat(43), ADMIN_TOKEN),
+      auth: fc.constantFrom(null, "nope", "Bearer", `rk_AAAAAAAAAAAA_${"A".repeat(43)}`, ADMIN_TOKEN),
       contentType: fc.constantFrom(
         undefined,
         "application/json",
@@ -108,7 +108,7 @@ describe("hostile input (fast-check)", () => {
       ),
       // ASCII only: fetch itself refuses or re-encodes anything else in a header.
       idempotencyKey: fc.option(
-        nasty.filter((k) => /^[\x00-\x7f]*$/.test(k)),
+        nasty.filter((k) => [...k].every((ch) => ch.charCodeAt(0) < 0x80)),
         { nil: undefined },
       ),
     });
