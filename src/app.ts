@@ -10,6 +10,7 @@ import { requestLog } from "./http/request-log";
 import type { AppEnv } from "./http/types";
 import { admin } from "./routes/admin";
 import { availability } from "./routes/availability";
+import { reference } from "./routes/docs";
 import { ops } from "./routes/ops";
 import { reservations } from "./routes/reservations";
 import { resources } from "./routes/resources";
@@ -35,7 +36,7 @@ export function createApp(): Hono<AppEnv> {
     allowMethods: ["GET", "HEAD", "OPTIONS"],
     exposeHeaders: ["X-Request-Id", "X-Cache-Status"],
   });
-  for (const path of ["/availability", "/health", "/ready"]) app.use(path, publicCors);
+  for (const path of ["/availability", "/health", "/ready", "/openapi.json", "/docs"]) app.use(path, publicCors);
   const limit = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -45,6 +46,7 @@ export function createApp(): Hono<AppEnv> {
   app.use((c, next) => (c.req.path === IMPORT_PATH ? importLimit(c, next) : defaultLimit(c, next)));
   app.use(maintenanceGate);
   app.route("/", ops);
+  app.route("/", reference);
   app.route("/availability", availability);
   app.route("/resources", resources);
   app.route("/reservations", reservations);

@@ -29,6 +29,9 @@ export function jsonSchema(schema: z.ZodType, io: "input" | "output" = "input"):
         Object.assign(js, { type: "object", description: "A JSON object, stored as is (at most 4 KiB as JSON)." });
       }
       if (js.format === "date-time") js.pattern = undefined;
+      // z.int()'s implicit safe-integer bounds say nothing a reader needs.
+      if (js.minimum === Number.MIN_SAFE_INTEGER) js.minimum = undefined;
+      if (js.maximum === Number.MAX_SAFE_INTEGER) js.maximum = undefined;
     },
   });
   delete out.$schema;
@@ -178,31 +181,31 @@ export type ResponseBody = keyof typeof RESPONSE_BODIES;
 const header = (description: string, schema: JsonSchema = { type: "string" }) => ({ description, schema });
 
 export const RESPONSE_HEADERS = {
-  RequestId: header("The request's id, also in the logs and the timeline."),
-  RetryAfter: header("Seconds to wait before retrying.", { type: "integer" }),
+  "X-Request-Id": header("The request's id, also in the logs and the timeline."),
+  "Retry-After": header("Seconds to wait before retrying.", { type: "integer" }),
   Location: header("The URL of the created object."),
   ETag: header('The resource\'s version in quotes, e.g. "3"; send it back as If-Match.'),
-  IdempotentReplayed: header("`true` when this is the stored reply to an earlier request with the same key."),
-  WWWAuthenticate: header("The bearer challenge."),
-  XCacheStatus: header("HIT when every snapshot came from the cache.", { type: "string", enum: ["HIT", "MISS"] }),
+  "Idempotent-Replayed": header("`true` when this is the stored reply to an earlier request with the same key."),
+  "WWW-Authenticate": header("The bearer challenge."),
+  "X-Cache-Status": header("HIT when every snapshot came from the cache.", { type: "string", enum: ["HIT", "MISS"] }),
 };
 
 export const PARAMETERS = {
-  RequestId: {
+  "X-Request-Id": {
     name: "X-Request-Id",
     in: "header",
     required: false,
     description: "Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID.",
     schema: { type: "string", pattern: ACCEPTED_ID.source },
   },
-  IdempotencyKey: {
+  "Idempotency-Key": {
     name: "Idempotency-Key",
     in: "header",
     required: false,
     description: "A retry with the same key and body replays the first reply; a different body is a 422.",
     schema: jsonSchema(IdempotencyKey),
   },
-  IfMatch: {
+  "If-Match": {
     name: "If-Match",
     in: "header",
     required: false,
