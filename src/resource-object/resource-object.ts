@@ -539,6 +539,7 @@ export class ResourceObject extends DurableObject<Env> {
   /** Writes a decision inside the running transaction and moves the working state on. */
   private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[1]): void {
     this.store.appendTimeline(d.entry, remembered);
+    logDecision(d.next.state.id, d.entry);
     if (d.write === "whole") this.store.saveResource(d.next);
     else this.store.saveCounters(d.next);
     this.working = d.next;
@@ -649,6 +650,23 @@ export class ResourceObject extends DurableObject<Env> {
     if (status === 201) headers.Location = `/resources/${state.id}`;
     return { status, headers, body: JSON.stringify(resourceJson(state, this.waiting.waiting)) };
   }
+}
+
+/** One JSON line per decision, with the exact reason; the request id ties it to the request's own line. */
+function logDecision(resourceId: string, e: TimelineEntry): void {
+  console.log(
+    JSON.stringify({
+      level: e.outcome === "REJECTED" ? "warn" : "info",
+      msg: "decision",
+      request_id: e.requestId,
+      resource_id: resourceId,
+      server_seq: e.seq,
+      type: e.type,
+      outcome: e.outcome,
+      code: e.code,
+      reason: e.reason,
+    }),
+  );
 }
 
 function notFound(requestId: string): Reply {

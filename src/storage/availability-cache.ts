@@ -96,14 +96,29 @@ export async function readAvailability(
         return { resourceId, value: "missing" in known ? null : known, cache: "HIT" };
       }
       const value = await fresh(resourceId);
-      if (value) await putAvailability(kv, value, ttlSeconds);
-      else {
-        await kv.put(availabilityKey(resourceId), JSON.stringify({ missing: true }), {
-          expirationTtl: NEGATIVE_TTL_SECONDS,
-        });
-      }
+      // Filling KV is best effort: the answer is already known.
+      await (value
+        ? putAvailability(kv, value, ttlSeconds)
+        : kv.put(availabilityKey(resourceId), JSON.stringify({ missing: true }), {
+            expirationTtl: NEGATIVE_TTL_SECONDS,
+          })
+      ).catch((err) => logKvFailure("fill", err));
       remember(resourceId, value ?? { missing: true }, now);
       return { resourceId, value, cache: "MISS" };
     }),
   );
+}
+
+/** KV down or slow counts as a miss: reads fall back to the objects, which always know. */
+async function kvRead(kv: KVNamespace, ids: string[]): Promise<Map<string, string | null>> {
+  try {
+    return await kv.get(ids.map(availabilityKey), "text");
+  } catch (err) {
+    logKvFailure("read", err);
+    return new Map();
+  }
+}
+
+function logKvFailure(step: string, err: unknown): void {
+  console.warn(JSON.stringify({ level: "warn", msg: `availability KV ${step} failed`, error: String(err) }));
 }

@@ -83,3 +83,23 @@ describe("GET /availability", () => {
     expect((await publicGet(`/availability?resource_ids=${many}`)).status).toBe(400);
   });
 });
+
+describe("GET /availability when KV fails", () => {
+  it("falls back to the Durable Object", async () => {
+    const resource = await createResource({ capacity: 4 });
+    const broken = new Proxy(env.AVAILABILITY, {
+      get: (target, prop) =>
+        prop === "get" || prop === "put"
+          ? () => Promise.reject(new Error("KV down (injected)"))
+          : Reflect.get(target, prop),
+    });
+    const res = await call("GET", `/availability?resource_id=${resource.id}`, {
+      auth: null,
+      env: { AVAILABILITY: broken },
+      headers: { "CF-Connecting-IP": "198.51.100.9" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Cache-Status")).toBe("MISS");
+    expect(await res.json()).toMatchObject({ resource_id: resource.id, remaining: 4 });
+  });
+});
