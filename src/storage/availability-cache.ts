@@ -85,8 +85,7 @@ export async function readAvailability(
     if (hit && now - hit.at < ISOLATE_CACHE_MS) local.set(id, hit.value);
   }
   const remote = ids.filter((id) => !local.has(id));
-  const cached =
-    remote.length > 0 ? await kv.get(remote.map(availabilityKey), "text") : new Map<string, string | null>();
+  const cached = remote.length > 0 ? await kvRead(kv, remote) : new Map<string, string | null>();
   return Promise.all(
     ids.map(async (resourceId): Promise<Lookup> => {
       const text = cached.get(availabilityKey(resourceId));
