@@ -8,8 +8,10 @@ export const ACCEPTED_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * echo and log, otherwise makes one; every response carries it.
  */
 export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
+  // Hono may run app-wide middleware twice for a path that is literally "/*";
+  // the second run must keep the id the first one chose.
   const incoming = c.req.header("X-Request-Id") ?? c.req.header("X-Correlation-Id");
-  const id = incoming && ACCEPTED_ID.test(incoming) ? incoming : crypto.randomUUID();
+  const id = c.get("requestId") ?? (incoming && ACCEPTED_ID.test(incoming) ? incoming : crypto.randomUUID());
   c.set("requestId", id);
   await next();
   c.header("X-Request-Id", id);

@@ -7,6 +7,8 @@ import type { AppEnv } from "./types";
  * or a body: keys and secrets stay out of the logs.
  */
 export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.get("logged")) return next(); // see request-id.ts: once per request
+  c.set("logged", true);
   const started = Date.now();
   await next();
   const status = c.res.status;

@@ -7,5 +7,7 @@ export interface AppEnv {
     principal: string;
     /** The error code or decision outcome, for the request log. */
     outcome: string;
+    /** The request's log line is taken care of. */
+    logged: boolean;
   };
 }

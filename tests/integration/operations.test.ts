@@ -185,3 +185,11 @@ describe("rate limits", () => {
     expect(otherIp.status).toBe(200);
   });
 });
+
+describe("request ids", () => {
+  it("keeps one id per request, even for a path that is literally /* (found by the hostile-input property)", async () => {
+    const res = await call("GET", "/*", { auth: null });
+    expect(res.status).toBe(404);
+    expect((await json(res)).error.request_id).toBe(res.headers.get("X-Request-Id"));
+  });
+});
