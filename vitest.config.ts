@@ -31,6 +31,8 @@ export default defineConfig(async () => {
       include: ["tests/**/*.test.ts"],
       setupFiles: ["./tests/setup.ts"],
       testTimeout: 60_000,
+      // The Worker logs a JSON line per request and decision; show them only for failing tests.
+      silent: "passed-only" as const,
       hookTimeout: 60_000,
     },
   };
