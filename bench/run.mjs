@@ -72,11 +72,13 @@ const logFile = path.join(OUT_DIR, `server-${runId}.log`);
 let server = null;
 let interrupted = false;
 
-async function cleanup() {
+/** Stops the server and removes its state (kept with --keep-state) and, unless a check failed, its log. */
+async function cleanup({ keepLog = true } = {}) {
   const running = server;
   server = null;
   await running?.stop();
   if (!args["keep-state"]) rmSync(runDir, { recursive: true, force: true });
+  if (!keepLog && !args["keep-state"]) rmSync(logFile, { force: true });
 }
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
@@ -175,7 +177,9 @@ async function main() {
     writeSection(RESULTS, key, title, section({ command, mode: options.mode, env, aggregated, targetList, remarks }));
     log(`wrote ${path.relative(ROOT, RESULTS)} (section ${key})`);
   }
-  return aggregated.every((a) => a.ok) ? 0 : 1;
+  const ok = aggregated.every((a) => a.ok);
+  if (!ok) log(`a check failed: the server log is kept in ${path.relative(ROOT, logFile)}`);
+  return ok ? 0 : 1;
 }
 
 let exitCode = 1;
@@ -184,6 +188,6 @@ try {
 } catch (error) {
   if (!interrupted) log(error?.stack ?? String(error));
 } finally {
-  await cleanup();
+  await cleanup({ keepLog: exitCode !== 0 });
 }
 if (!interrupted) process.exit(exitCode);

@@ -5,15 +5,17 @@
 // dev proxy in front, no inspector. Bindings come from wrangler.toml through
 // wrangler's own translation, so they are never written twice.
 //
-// Flags: --port <n> (8787)  --persist-to <dir> (.wrangler/serve-state)  --bench-routes
+// Flags: --port <n> (8787)  --persist-to <dir> (.wrangler/serve-state)
+//        --bench-routes (BENCH_ROUTES=true: GET /__bench/noop-rpc)
+//        --no-rate-limits (RATE_LIMITS_ENABLED=false, so that one load generator is not throttled)
 //
 // State is persisted in the same layout as `wrangler dev --persist-to <dir>`
 // (<dir>/v3/...), and the D1 migrations are applied to it before serving, in
 // the `d1_migrations` table that `wrangler d1 migrations apply` keeps.
 //
-// When started by `npm run bench` (with an IPC channel), it reports
-// {type: "ready", url, token} and answers {type: "d1", id, sql, params}
-// queries against the served D1 database, and exits when its parent goes.
+// When started by `npm run bench` (with an IPC channel), it also serves a D1
+// reader (see D1_READER), reports {type: "ready", url, token, d1ReaderUrl},
+// and exits when its parent goes.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     port: { type: "string", default: "8787" },
     "persist-to": { type: "string", default: ".wrangler/serve-state" },
     "bench-routes": { type: "boolean", default: false },
+    "no-rate-limits": { type: "boolean", default: false },
   },
 });
 const port = Number(args.port);
@@ -130,14 +133,41 @@ try {
   process.exit(1);
 }
 
+// Started by the benchmark (with an IPC channel), a second, internal Worker
+// bound to the same D1 database answers its read queries on a socket of its
+// own (127.0.0.1, a free port). Not `mf.getD1Database()`: Miniflare's proxy
+// makes synchronous calls that block this thread, and workerd, writing the
+// app's request log to this thread meanwhile, blocks too: a deadlock.
+const D1_READER = {
+  name: "bench-d1-reader",
+  modules: true,
+  script: `export default {
+    async fetch(request, env) {
+      const { sql, params } = await request.json();
+      const { results } = await env.DB.prepare(sql).bind(...params).all();
+      return Response.json(results);
+    },
+  };`,
+  d1Databases: workerOptions.d1Databases,
+  unsafeDirectSockets: [{ host: HOST, port: 0 }],
+};
+
 const { token, source } = adminToken();
-const mf = new Miniflare({
+const app = {
   ...workerOptions,
   name: config.name,
   modules: true,
   scriptPath: path.join(bundleDir, "index.js"),
   modulesRoot: bundleDir, // module names are relative to it, and the bundle lives outside the repo
-  bindings: { ...workerOptions.bindings, ADMIN_TOKEN: token, BENCH_ROUTES: String(args["bench-routes"]) },
+  bindings: {
+    ...workerOptions.bindings,
+    ADMIN_TOKEN: token,
+    BENCH_ROUTES: String(args["bench-routes"]),
+    ...(args["no-rate-limits"] && { RATE_LIMITS_ENABLED: "false" }),
+  },
+};
+const mf = new Miniflare({
+  workers: process.send ? [app, D1_READER] : [app], // the first one serves HTTP
   host: HOST,
   port,
   defaultPersistRoot: persistRoot,
@@ -175,25 +205,14 @@ try {
 }
 
 console.log(`serve: D1 migrations applied now: ${applied.length ? applied.join(", ") : "none pending"}`);
-console.log(`serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}`);
+console.log(
+  `serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}${args["no-rate-limits"] ? "; RATE_LIMITS_ENABLED=false" : ""}`,
+);
 console.log(`serve: ADMIN_TOKEN (${source}): ${token}`);
 console.log(`serve: ready on ${url}  (try: curl ${url}/health)`);
 
 if (process.send) {
-  // Started by the benchmark: it reads D1 through this same instance.
-  const db = await mf.getD1Database("DB");
-  process.on("message", async (message) => {
-    if (message?.type !== "d1") return;
-    try {
-      const { results } = await db
-        .prepare(message.sql)
-        .bind(...(message.params ?? []))
-        .all();
-      process.send({ type: "d1", id: message.id, rows: results });
-    } catch (error) {
-      process.send({ type: "d1", id: message.id, error: String(error) });
-    }
-  });
+  const d1ReaderUrl = (await mf.unsafeGetDirectURL(D1_READER.name)).toString();
   process.on("disconnect", () => shutdown(0));
-  process.send({ type: "ready", url, token });
+  process.send({ type: "ready", url, token, d1ReaderUrl });
 }

@@ -199,6 +199,7 @@ export function section({ command, mode, env, aggregated, targetList, remarks })
     `- server: ${MODE_TEXT[mode]}, on 127.0.0.1; load generator: autocannon ${env.autocannon} in the same Node process as the orchestration`,
     `- machine: ${env.date}, nproc ${env.nproc}, ${env.memory_gib} GiB memory, ${env.cpu}; 1-min load average at start ${env.loadavg_1m}`,
     "- the load generator and the server share these 2 cores, so absolute figures are low; compare the ratios",
+    "- server settings: BENCH_ROUTES=true, RATE_LIMITS_ENABLED=false; its output (the app logs every request) goes to a file",
     `- Node ${env.node}, wrangler ${env.wrangler}, miniflare ${env.miniflare}, workerd ${env.workerd}`,
     `- code: git ${env.git}`,
     "- req/s is the median over the runs of autocannon's mean of one-second samples; p50/p99 are medians over the runs",

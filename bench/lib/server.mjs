@@ -1,13 +1,13 @@
 // The server under test, in one of two modes, each in its own process group
 // so that it and its workerd child are stopped together by our own PIDs:
 //   serve:        `node scripts/serve.mjs` (the deploy bundle in one workerd),
-//                 forked with an IPC channel: it reports its URL and token and
-//                 answers D1 queries through its own Miniflare instance.
+//                 with an IPC channel: it reports its URL, its token and the
+//                 URL of a D1 reader Worker in the same workerd.
 //   wrangler-dev: `wrangler dev` on a fresh --persist-to, as `npm start` runs it.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { liveGroupMembers } from "./proc.mjs";
@@ -18,16 +18,19 @@ const STOP_GRACE_MS = 10_000;
 
 /**
  * Starts the server and resolves once GET /health answers 200.
- * Returns { mode, base, token, pid, d1(sql, params), stop() }.
+ * Returns { mode, base, token, pid, d1(sql, params) (serve mode only), stop() }.
  */
 export async function startServer({ mode, stateDir, logFile }) {
   mkdirSync(stateDir, { recursive: true });
-  const log = createWriteStream(logFile, { flags: "a" });
+  // The server's output goes straight to a file, not through a pipe to this
+  // process: with the app logging every request, a pipe read by a process
+  // busy generating load fills up and stalls the server (seconds-long p99s).
+  const log = openSync(logFile, "a");
   const server = mode === "serve" ? await startServe(stateDir, log) : await startWranglerDev(stateDir, log);
   const stop = server.stop;
   server.stop = async () => {
     await stop();
-    await new Promise((resolve) => log.end(resolve));
+    closeSync(log);
   };
   try {
     await waitForHealth(server);
@@ -48,18 +51,15 @@ function childEnv() {
   };
 }
 
-/** Starts a child that leads its own process group, its output appended to `log`. */
+/** Starts a child that leads its own process group, its output appended to the file `log` (a descriptor). */
 function spawnLogged(command, argv, log, options = {}) {
-  const child = spawn(command, argv.map(String), {
+  return spawn(command, argv.map(String), {
     cwd: ROOT,
     env: childEnv(),
     detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", log, log],
     ...options,
   });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  return child;
 }
 
 /**
@@ -92,39 +92,30 @@ function managed(child, extra, { termGroup }) {
 
 async function startServe(stateDir, log) {
   const serve = path.join(ROOT, "scripts", "serve.mjs");
-  const child = spawnLogged(process.execPath, [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes"], log, {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
-  const server = managed(child, { mode: "serve", d1: d1Client(child) }, { termGroup: false });
+  const child = spawnLogged(
+    process.execPath,
+    [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes", "--no-rate-limits"],
+    log,
+    {
+      stdio: ["ignore", log, log, "ipc"],
+    },
+  );
+  const server = managed(child, { mode: "serve" }, { termGroup: false });
   const [ready] = await Promise.race([
     once(child, "message"),
     once(child, "exit").then(() => Promise.reject(new Error("scripts/serve.mjs exited before it was ready"))),
   ]);
   if (ready.type !== "ready") throw new Error(`unexpected first message from serve.mjs: ${JSON.stringify(ready)}`);
-  return Object.assign(server, { base: ready.url, token: ready.token });
+  return Object.assign(server, { base: ready.url, token: ready.token, d1: d1Reader(ready.d1ReaderUrl) });
 }
 
-/** `d1(sql, params)`: a query against the served D1 database, answered by serve.mjs's own Miniflare instance. */
-function d1Client(child) {
-  const pending = new Map();
-  let nextId = 0;
-  child.on("message", (message) => {
-    if (message.type !== "d1") return;
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.error) waiter?.reject(new Error(message.error));
-    else waiter?.resolve(message.rows);
-  });
-  child.on("exit", () => {
-    for (const waiter of pending.values()) waiter.reject(new Error("the server exited"));
-    pending.clear();
-  });
-  return (sql, params = []) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      child.send({ type: "d1", id, sql, params });
-    });
+/** `d1(sql, params)`: a read query against the served D1 database, by serve.mjs's internal reader Worker. */
+function d1Reader(url) {
+  return async (sql, params = []) => {
+    const res = await fetch(url, { method: "POST", body: JSON.stringify({ sql, params }) });
+    if (!res.ok) throw new Error(`D1 reader answered ${res.status}: ${await res.text()}`);
+    return res.json();
+  };
 }
 
 async function startWranglerDev(stateDir, log) {
@@ -137,7 +128,7 @@ async function startWranglerDev(stateDir, log) {
   // With --env-file wrangler does not read .dev.vars: the repo's file is neither used nor touched.
   const token = `bench_${randomBytes(24).toString("base64url")}`;
   const envFile = path.join(stateDir, "bench.env");
-  writeFileSync(envFile, `ADMIN_TOKEN=${token}\nBENCH_ROUTES=true\n`, { mode: 0o600 });
+  writeFileSync(envFile, `ADMIN_TOKEN=${token}\nBENCH_ROUTES=true\nRATE_LIMITS_ENABLED=false\n`, { mode: 0o600 });
   const env = childEnv();
   delete env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV; // must not be "false", or --env-file is ignored
   const [port, inspectorPort] = [await freePort(), await freePort()];

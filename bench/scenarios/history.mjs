@@ -40,7 +40,7 @@ export const history = {
         try {
           rows = await server.d1(`SELECT id FROM reservations WHERE id IN (${batch.map(() => "?").join(",")})`, batch);
         } catch {
-          failedPolls++; // e.g. Miniflare's proxy reusing a connection workerd closed: try again next poll
+          failedPolls++; // try again at the next poll
           continue;
         }
         const now = Date.now();
