@@ -10,6 +10,8 @@
 // Flags: --scenario all|<name,...> (all)  --duration <s> (10)  --connections <n> (100)
 //        --runs <n> (3, medians reported)  --mode serve|wrangler-dev (serve)
 //        --memory (add the 60 s memory scenario)  --keep-state  --no-write
+//        --state-root <dir> (bench/.out): where the fresh state goes. On this VM, syncs to
+//          the disk sometimes take seconds and stall workerd; /dev/shm (memory) avoids that.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -50,6 +52,7 @@ const { values: args } = parseArgs({
     memory: { type: "boolean", default: false },
     "keep-state": { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
+    "state-root": { type: "string", default: OUT_DIR },
   },
 });
 if (!["serve", "wrangler-dev"].includes(args.mode)) fail("--mode must be serve or wrangler-dev");
@@ -67,7 +70,7 @@ try {
 }
 
 const runId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(3).toString("hex")}`;
-const runDir = path.join(OUT_DIR, `run-${runId}`);
+const runDir = path.join(path.resolve(args["state-root"]), `run-${runId}`);
 const logFile = path.join(OUT_DIR, `server-${runId}.log`);
 let server = null;
 let interrupted = false;
@@ -119,11 +122,12 @@ function progress(row, run) {
 }
 
 async function main() {
+  mkdirSync(OUT_DIR, { recursive: true });
   mkdirSync(runDir, { recursive: true });
   const env = environment();
   const neighbours = watchNeighbours();
   const rows = [];
-  const remarks = [];
+  const remarks = [`server state in ${path.dirname(runDir) === OUT_DIR ? "bench/.out/ (disk)" : path.dirname(runDir)}`];
   const http = scenarios.filter((s) => s.needsServer !== false);
   const skipped = http.filter((s) => s.modes && !s.modes.includes(options.mode));
   for (const s of skipped) {
