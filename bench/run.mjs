@@ -127,7 +127,9 @@ async function main() {
   const env = environment();
   const neighbours = watchNeighbours();
   const rows = [];
-  const remarks = [`server state in ${path.dirname(runDir) === OUT_DIR ? "bench/.out/ (disk)" : path.dirname(runDir)}`];
+  const remarks = [
+    `server state in ${path.dirname(runDir) === OUT_DIR ? "bench/.out/ (on disk)" : path.dirname(runDir)}`,
+  ];
   const http = scenarios.filter((s) => s.needsServer !== false);
   const skipped = http.filter((s) => s.modes && !s.modes.includes(options.mode));
   for (const s of skipped) {
@@ -176,8 +178,11 @@ async function main() {
 
   if (!args["no-write"]) {
     const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-    const key = `${options.mode}:${scenarios.map((s) => s.name).join(",")}`;
-    const title = `${options.mode}: ${scenarios.map((s) => s.name).join(", ")}`;
+    // One section per kind of run: mode, where the state lives (when not the default) and scenarios.
+    const root = path.resolve(args["state-root"]);
+    const where = root === OUT_DIR ? "" : `, state in ${root}`;
+    const key = `${options.mode}${where.replace(", state in ", "@")}:${scenarios.map((s) => s.name).join(",")}`;
+    const title = `${options.mode}${where}: ${scenarios.map((s) => s.name).join(", ")}`;
     writeSection(RESULTS, key, title, section({ command, mode: options.mode, env, aggregated, targetList, remarks }));
     log(`wrote ${path.relative(ROOT, RESULTS)} (section ${key})`);
   }
