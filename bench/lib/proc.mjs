@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 
 /** Every process as { pid, comm, state, ppid, pgid }. */
-export function processes() {
+function processes() {
   const list = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

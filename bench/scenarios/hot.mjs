@@ -5,7 +5,7 @@ import { bookingChecks, reserveOne } from "../lib/bookings.mjs";
 import { runLoad } from "../lib/load.mjs";
 
 /** Always 64 (the old benchmark's figure) and the run's --connections (100 by default). */
-export function hotConnections(connections) {
+function hotConnections(connections) {
   return [...new Set([64, connections])];
 }
 

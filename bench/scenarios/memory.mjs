@@ -7,7 +7,7 @@ import { runLoad, waitForIdle } from "../lib/load.mjs";
 import { rssMiB, workerdPids } from "../lib/proc.mjs";
 import { round, sleep } from "../lib/util.mjs";
 
-export const MEMORY_DURATION_S = 60;
+const MEMORY_DURATION_S = 60;
 
 const average = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 

@@ -7,7 +7,7 @@ import { runLoad } from "../lib/load.mjs";
 const RESOURCES = 100;
 
 /** autocannon request entry for availability reads of a random id in `ids`; counts X-Cache-Status. */
-export function availabilityRead(ids, cache) {
+function availabilityRead(ids, cache) {
   const paths = ids.map((id) => `/availability?resource_id=${id}`);
   return {
     setupRequest: (request) => ({ ...request, method: "GET", path: paths[Math.floor(Math.random() * paths.length)] }),

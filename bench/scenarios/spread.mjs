@@ -9,7 +9,7 @@ const RESOURCES = 1000;
 const ZIPF_S = 1.1;
 
 /** Draws ranks 0..n-1 with P(k) proportional to 1 / (k + 1)^s, by binary search in the cumulative weights. */
-export function zipf(n, s) {
+function zipf(n, s) {
   const cumulative = [];
   let total = 0;
   for (let k = 1; k <= n; k++) {
