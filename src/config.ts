@@ -8,10 +8,20 @@ import { z } from "zod";
 const ConfigSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   AVAILABILITY_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(60),
+  /** A KV availability read slower than this is treated as a miss and answered by the object. */
+  KV_READ_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
   /** Receives every domain event (optional). */
   WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Signs webhook bodies (HMAC-SHA256); required for any delivery. */
   WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  /**
+   * Development only: lets waiting-list callback_url point at http and at
+   * loopback/private hosts (a receiver on your machine). Never in production.
+   */
+  ALLOW_PRIVATE_CALLBACKS: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5000),
   /** Rate limits (the WRITE_LIMITER / READ_LIMITER bindings); "false" turns them off, e.g. for benchmarks. */

@@ -121,11 +121,8 @@ export const JoinWaitingListBody = z.strictObject({
   resource_id: resourceId,
   client_id: text(128),
   quantity: z.int().min(1).max(1_000_000).default(1),
-  callback_url: z
-    .url({ protocol: /^https$/, hostname: z.regexes.domain })
-    .max(2048)
-    .nullable()
-    .default(null),
+  /** Checked further by the route against the SSRF policy (src/lib/callback-target.ts), which depends on config. */
+  callback_url: z.url().max(2048).nullable().default(null),
 });
 
 export const LeaveWaitingListBody = z.strictObject({ entry_id: z.string().min(1).max(200) });

@@ -106,7 +106,7 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
   const entries = o.store.timeline(outbox.webhookSeq, DELIVERIES_PER_ALARM);
   const fresh = entries.flatMap((entry) => {
     const event = eventOf(entry, resourceId);
-    return event ? targetsOf(event, entry, settings.WEBHOOK_URL).map((url) => ({ url, seq: entry.seq })) : [];
+    return event ? targetsOf(event, entry, settings).map((url) => ({ url, seq: entry.seq })) : [];
   });
   const scanned = entries.at(-1)?.seq ?? outbox.webhookSeq;
   // Retry times follow the object's clock, so tests can make them due without sleeping.

@@ -3,8 +3,10 @@
  * HMAC-SHA256, delivered at least once by the object's alarm. Event ids are
  * stable (`evt_<resource>_<seq>`), so receivers can drop duplicates.
  */
+import type { Config } from "../config";
 import type { Json } from "../domain/resource";
 import { iso } from "../http/render";
+import { callbackTargetProblem } from "../lib/callback-target";
 import type { TimelineEntry } from "./store";
 
 export interface WebhookEvent {
@@ -64,11 +66,21 @@ export function eventOf(e: TimelineEntry, resourceId: string): WebhookEvent | nu
   };
 }
 
-/** Where an event goes: the global WEBHOOK_URL (every event) and a waiting entry's own callback. */
-export function targetsOf(event: WebhookEvent, entry: TimelineEntry, globalUrl: string | undefined): string[] {
-  const targets = globalUrl ? [globalUrl] : [];
+/**
+ * Where an event goes: the global WEBHOOK_URL (every event, set by the
+ * operator) and a waiting entry's own callback. The callback is checked again
+ * here, not only when it was accepted: the policy may have been tightened
+ * since (ALLOW_PRIVATE_CALLBACKS turned off).
+ */
+export function targetsOf(event: WebhookEvent, entry: TimelineEntry, settings: Config): string[] {
+  const targets = settings.WEBHOOK_URL ? [settings.WEBHOOK_URL] : [];
   const callback = entry.detail.callback_url;
-  if (event.type === "waiting_list.capacity_available" && typeof callback === "string") targets.push(callback);
+  if (event.type === "waiting_list.capacity_available" && typeof callback === "string") {
+    const problem = callbackTargetProblem(callback, settings.ALLOW_PRIVATE_CALLBACKS);
+    if (problem) {
+      console.warn(JSON.stringify({ level: "warn", msg: "callback_url refused", seq: entry.seq, problem }));
+    } else targets.push(callback);
+  }
   return targets;
 }
 

@@ -14,9 +14,15 @@ availability.use(limitReadsPerIp);
 
 availability.get("/", async (c) => {
   const query = readQuery(c, AvailabilityQuery);
-  const ttl = config(c.env).AVAILABILITY_TTL_SECONDS;
+  const settings = config(c.env);
+  const ttl = settings.AVAILABILITY_TTL_SECONDS;
   const ids = query.resource_ids ?? [query.resource_id as string];
-  const found = await readAvailability(c.env.AVAILABILITY, ids, ttl, (id) => resourceStub(c.env, id).availability());
+  const found = await readAvailability(c.env.AVAILABILITY, ids, {
+    ttlSeconds: ttl,
+    kvTimeoutMs: settings.KV_READ_TIMEOUT_MS,
+    fresh: (id) => resourceStub(c.env, id).availability(),
+    background: (work) => c.executionCtx.waitUntil(work),
+  });
   const headers = {
     "Cache-Control": `public, max-age=${ttl}`,
     "X-Cache-Status": found.every((f) => f.cache === "HIT") ? "HIT" : "MISS",

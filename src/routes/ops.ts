@@ -3,6 +3,7 @@ import { config } from "../config";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import type { AppEnv } from "../http/types";
+import { DeadlineExceeded, withDeadline } from "../lib/deadline";
 import { resourceStub } from "../resource-object/address";
 import { metricsSnapshot } from "../storage/stats";
 
@@ -50,7 +51,9 @@ ops.get("/ready", async (c) => {
     durable_object: () => resourceStub(c.env, "__ready-probe").ping(),
   };
   const results = await Promise.all(
-    Object.entries(probes).map(async ([name, probe]) => [name, await withTimeout(probe(), PROBE_TIMEOUT_MS)] as const),
+    Object.entries(probes).map(
+      async ([name, probe]) => [name, await probeOutcome(probe(), PROBE_TIMEOUT_MS, name)] as const,
+    ),
   );
   const checks = Object.fromEntries(results);
   const failed = results.filter(([, r]) => r !== "ok").map(([name]) => name);
@@ -59,22 +62,12 @@ ops.get("/ready", async (c) => {
   throw new AppError("UNAVAILABLE", `not ready: ${failed.join(", ")}`, details, { "Retry-After": "5" });
 });
 
-async function withTimeout(probe: Promise<unknown>, ms: number): Promise<"ok" | "timeout" | "error"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  try {
-    return await Promise.race([
-      probe.then(
-        () => "ok" as const,
-        () => "error" as const,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** "ok", "timeout" or "error": what /ready reports for one dependency. */
+function probeOutcome(probe: Promise<unknown>, ms: number, name: string): Promise<"ok" | "timeout" | "error"> {
+  return withDeadline(probe, ms, name).then(
+    () => "ok",
+    (err) => (err instanceof DeadlineExceeded ? "timeout" : "error"),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { config } from "../config";
 import { ownerOf } from "../domain/ids";
 import { requireRole } from "../http/auth";
 import { AppError } from "../http/errors";
@@ -7,6 +8,7 @@ import { waitingEntryJson } from "../http/render";
 import { JoinWaitingListBody, LeaveWaitingListBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readJson, readNoBody } from "../http/validate";
+import { callbackTargetProblem } from "../lib/callback-target";
 import { resourceStub } from "../resource-object/address";
 
 /** The waiting list: joining earns a notification, in strict server order, when capacity frees up. */
@@ -15,6 +17,12 @@ waitingList.use(requireRole("admin", "client"));
 
 waitingList.post("/join", async (c) => {
   const body = await readJson(c, JoinWaitingListBody);
+  const unsafe = body.callback_url && callbackTargetProblem(body.callback_url, config(c.env).ALLOW_PRIVATE_CALLBACKS);
+  if (unsafe) {
+    throw new AppError("VALIDATION_ERROR", `callback_url: ${unsafe}`, [
+      { field: "callback_url", issue: "unsafe_target" },
+    ]);
+  }
   const idempotency = await idempotencyOf(c, "POST /waiting-list/join", body);
   const reply = await resourceStub(c.env, body.resource_id).join({
     clientId: body.client_id,

@@ -6,6 +6,7 @@
  */
 import { type ResourceState, remaining } from "../domain/resource";
 import { iso } from "../http/render";
+import { withDeadline } from "../lib/deadline";
 
 export interface Availability {
   resource_id: string;
@@ -68,16 +69,21 @@ export interface Lookup {
   cache: "HIT" | "MISS";
 }
 
+export interface ReadOptions {
+  ttlSeconds: number;
+  /** A KV read slower than this counts as a miss (see kvRead). */
+  kvTimeoutMs: number;
+  /** The truth for one id, from its object; null when no such resource exists. */
+  fresh: (id: string) => Promise<Availability | null>;
+  /** Runs work after the response (ctx.waitUntil): filling KV never delays a read. */
+  background: (work: Promise<unknown>) => void;
+}
+
 /**
- * Availability for `ids` from KV (one bulk read); each miss asks the
- * resource's object through `fresh` and fills KV, negatively for unknown ids.
+ * Availability for `ids` from KV (one read); each miss asks the resource's
+ * object through `fresh` and fills KV, negatively for unknown ids.
  */
-export async function readAvailability(
-  kv: KVNamespace,
-  ids: string[],
-  ttlSeconds: number,
-  fresh: (id: string) => Promise<Availability | null>,
-): Promise<Lookup[]> {
+export async function readAvailability(kv: KVNamespace, ids: string[], options: ReadOptions): Promise<Lookup[]> {
   const now = Date.now();
   const local = new Map<string, CachedAvailability>();
   for (const id of ids) {
@@ -85,7 +91,7 @@ export async function readAvailability(
     if (hit && now - hit.at < ISOLATE_CACHE_MS) local.set(id, hit.value);
   }
   const remote = ids.filter((id) => !local.has(id));
-  const cached = remote.length > 0 ? await kvRead(kv, remote) : new Map<string, string | null>();
+  const cached = remote.length > 0 ? await kvRead(kv, remote, options.kvTimeoutMs) : new Map<string, string | null>();
   return Promise.all(
     ids.map(async (resourceId): Promise<Lookup> => {
       const text = cached.get(availabilityKey(resourceId));
@@ -94,24 +100,35 @@ export async function readAvailability(
         if (!local.has(resourceId)) remember(resourceId, known, now);
         return { resourceId, value: "missing" in known ? null : known, cache: "HIT" };
       }
-      const value = await fresh(resourceId);
-      // Filling KV is best effort: the answer is already known.
-      await (value
-        ? putAvailability(kv, value, ttlSeconds)
-        : kv.put(availabilityKey(resourceId), JSON.stringify({ missing: true }), {
-            expirationTtl: NEGATIVE_TTL_SECONDS,
-          })
-      ).catch((err) => logKvFailure("fill", err));
+      const value = await options.fresh(resourceId);
+      // Filling KV is best effort, after the response: the answer is already known.
+      options.background(
+        (value
+          ? putAvailability(kv, value, options.ttlSeconds)
+          : kv.put(availabilityKey(resourceId), JSON.stringify({ missing: true }), {
+              expirationTtl: NEGATIVE_TTL_SECONDS,
+            })
+        ).catch((err) => logKvFailure("fill", err)),
+      );
       remember(resourceId, value ?? { missing: true }, now);
       return { resourceId, value, cache: "MISS" };
     }),
   );
 }
 
-/** KV down or slow counts as a miss: reads fall back to the objects, which always know. */
-async function kvRead(kv: KVNamespace, ids: string[]): Promise<Map<string, string | null>> {
+/**
+ * KV down or slow counts as a miss: reads fall back to the objects, which
+ * always know. One key is read with a single get (the common hot path), many
+ * with one bulk get.
+ */
+async function kvRead(kv: KVNamespace, ids: string[], timeoutMs: number): Promise<Map<string, string | null>> {
+  const keys = ids.map(availabilityKey);
+  const read: Promise<Map<string, string | null>> =
+    keys.length === 1
+      ? kv.get(keys[0] as string, "text").then((text) => new Map([[keys[0] as string, text]]))
+      : kv.get(keys, "text");
   try {
-    return await kv.get(ids.map(availabilityKey), "text");
+    return await withDeadline(read, timeoutMs, "availability KV read");
   } catch (err) {
     logKvFailure("read", err);
     return new Map();
