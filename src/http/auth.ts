@@ -34,8 +34,9 @@ async function authenticate(
   background: (p: Promise<unknown>) => void,
 ): Promise<{ role: Role; principal: string }> {
   const digest = await sha256Hex(presented);
-  if (timingSafeEqualHex(digest, await sha256Hex(config(env).ADMIN_TOKEN)))
+  if (timingSafeEqualHex(digest, await adminDigest(config(env).ADMIN_TOKEN))) {
     return { role: "admin", principal: "admin" };
+  }
   const parsed = parseKey(presented);
   const now = Date.now();
   const key = parsed ? await findKey(env.DB, parsed.id, now) : null;
@@ -45,6 +46,13 @@ async function authenticate(
   if (key.revokedAt !== null) throw unauthenticated("The bearer key has been revoked.");
   background(touchKey(env.DB, key, now).catch(() => undefined));
   return { role: key.role, principal: key.id };
+}
+
+/** The ADMIN_TOKEN's digest, computed once per isolate (and again only if the secret changes). */
+let admin: { token: string; digest: Promise<string> } | null = null;
+function adminDigest(token: string): Promise<string> {
+  if (admin?.token !== token) admin = { token, digest: sha256Hex(token) };
+  return admin.digest;
 }
 
 function timingSafeEqualHex(a: string, b: string): boolean {

@@ -8,14 +8,28 @@
  * reservations and resources are replaced only by a later `updated_seq` /
  * `version`.
  */
-import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import type { ResourceState } from "../domain/resource";
+import { bulkUpsert } from "../storage/bulk-upsert";
 import { decisionEvents, reservations, resources } from "../storage/d1-schema";
 import type { ResourceStore, TimelineEntry } from "./store";
 
 /** How many timeline entries go to D1 in one batch. */
-export const DRAIN_BATCH = 100;
+export const DRAIN_BATCH = 200;
+
+const KEEP_FIRST = "ON CONFLICT DO NOTHING";
+const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET
+  status = excluded.status, expires_at = excluded.expires_at, cancelled_at = excluded.cancelled_at,
+  expired_at = excluded.expired_at, checked_in_at = excluded.checked_in_at, updated_seq = excluded.updated_seq
+  WHERE excluded.updated_seq > reservations.updated_seq`;
+// A newer version, or the same one with another waiting-list length (joins do not bump the version).
+const NEWER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET
+  type = excluded.type, state = excluded.state, capacity = excluded.capacity, confirmed = excluded.confirmed,
+  held = excluded.held, waiting_list_enabled = excluded.waiting_list_enabled,
+  waiting_list_length = excluded.waiting_list_length, booking_opens_at = excluded.booking_opens_at,
+  booking_closes_at = excluded.booking_closes_at, max_quantity_per_reservation = excluded.max_quantity_per_reservation,
+  hold_ttl_seconds = excluded.hold_ttl_seconds, metadata = excluded.metadata, version = excluded.version,
+  rules_version = excluded.rules_version, created_at = excluded.created_at, updated_at = excluded.updated_at
+  WHERE excluded.version > resources.version OR excluded.waiting_list_length != resources.waiting_list_length`;
 
 /** Writes `entries` (oldest first) and what they touched to D1. Throws if D1 fails; then nothing is marked. */
 export async function drainToHistory(
@@ -25,59 +39,34 @@ export async function drainToHistory(
   waitingListLength: number,
   entries: TimelineEntry[],
 ): Promise<void> {
-  const d1 = drizzle(db);
-  const events = entries.map((e) =>
-    d1
-      .insert(decisionEvents)
-      .values({
-        resourceId: state.id,
-        seq: e.seq,
-        serverTimestamp: e.serverTimestamp,
-        type: e.type,
-        requestId: e.requestId,
-        clientId: e.clientId,
-        quantity: e.quantity,
-        outcome: e.outcome,
-        code: e.code,
-        reason: e.reason,
-        detail: JSON.stringify(e.detail),
-        versionBefore: e.versionBefore,
-        versionAfter: e.versionAfter,
-        rulesVersion: e.rulesVersion,
-        reservationId: typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null,
-        reservationStatus: typeof e.detail.status === "string" ? e.detail.status : null,
-      })
-      .onConflictDoNothing(),
-  );
+  const events = entries.map((e) => ({
+    resourceId: state.id,
+    seq: e.seq,
+    serverTimestamp: e.serverTimestamp,
+    type: e.type,
+    requestId: e.requestId,
+    clientId: e.clientId,
+    quantity: e.quantity,
+    outcome: e.outcome,
+    code: e.code,
+    reason: e.reason,
+    detail: JSON.stringify(e.detail),
+    versionBefore: e.versionBefore,
+    versionAfter: e.versionAfter,
+    rulesVersion: e.rulesVersion,
+    reservationId: typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null,
+    reservationStatus: typeof e.detail.status === "string" ? e.detail.status : null,
+  }));
   const touched = [
     ...new Set(entries.flatMap((e) => (typeof e.detail.reservation_id === "string" ? [e.detail.reservation_id] : []))),
   ];
-  const reservationUpserts = store.reservationsForHistory(touched, state.id).map((r) =>
-    d1
-      .insert(reservations)
-      .values({ ...r, metadata: JSON.stringify(r.metadata) })
-      .onConflictDoUpdate({
-        target: reservations.id,
-        set: {
-          status: sql`excluded.status`,
-          expiresAt: sql`excluded.expires_at`,
-          cancelledAt: sql`excluded.cancelled_at`,
-          expiredAt: sql`excluded.expired_at`,
-          checkedInAt: sql`excluded.checked_in_at`,
-          updatedSeq: sql`excluded.updated_seq`,
-        },
-        setWhere: sql`excluded.updated_seq > ${reservations.updatedSeq}`,
-      }),
-  );
-  const { id: _, ...registry } = { ...state, waitingListLength, metadata: JSON.stringify(state.metadata) };
-  const resourceUpsert = d1
-    .insert(resources)
-    .values({ id: state.id, ...registry })
-    .onConflictDoUpdate({
-      target: resources.id,
-      set: registry,
-      // A newer version, or the same one with another waiting-list length (joins do not bump the version).
-      setWhere: sql`${state.version} > ${resources.version} OR ${waitingListLength} != ${resources.waitingListLength}`,
-    });
-  await d1.batch([resourceUpsert, ...events, ...reservationUpserts]);
+  const latest = store
+    .reservationsForHistory(touched, state.id)
+    .map((r) => ({ ...r, metadata: JSON.stringify(r.metadata) }));
+  const registry = { ...state, waitingListLength, metadata: JSON.stringify(state.metadata) };
+  await db.batch([
+    ...bulkUpsert(db, resources, [registry], NEWER_RESOURCE_WINS),
+    ...bulkUpsert(db, decisionEvents, events, KEEP_FIRST),
+    ...bulkUpsert(db, reservations, latest, LATER_RESERVATION_WINS),
+  ]);
 }

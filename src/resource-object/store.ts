@@ -144,11 +144,16 @@ export class ResourceStore {
 
   /** Reservations with their `updated_seq` (the decision that last changed them), for the history drain. */
   reservationsForHistory(ids: string[], resourceId: string): (Reservation & { updatedSeq: number })[] {
-    if (ids.length === 0) return [];
-    return this.sql
-      .exec<Row>(`SELECT * FROM reservations WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids)
-      .toArray()
-      .map((row) => ({ ...toReservation(row, resourceId), updatedSeq: row.updated_seq as number }));
+    const found: (Reservation & { updatedSeq: number })[] = [];
+    // SQLite in a Durable Object binds at most 100 parameters per query.
+    for (let at = 0; at < ids.length; at += 100) {
+      const chunk = ids.slice(at, at + 100);
+      const rows = this.sql
+        .exec<Row>(`SELECT * FROM reservations WHERE id IN (${chunk.map(() => "?").join(",")})`, ...chunk)
+        .toArray();
+      for (const row of rows) found.push({ ...toReservation(row, resourceId), updatedSeq: row.updated_seq as number });
+    }
+    return found;
   }
 
   outboxState(): OutboxState {
