@@ -48,10 +48,14 @@ async function authenticate(
   return { role: key.role, principal: key.id };
 }
 
-/** The ADMIN_TOKEN's digest, computed once per isolate (and again only if the secret changes). */
-let admin: { token: string; digest: Promise<string> } | null = null;
-function adminDigest(token: string): Promise<string> {
-  if (admin?.token !== token) admin = { token, digest: sha256Hex(token) };
+/**
+ * The ADMIN_TOKEN's digest, kept per isolate (recomputed only if the secret
+ * changes). The string is cached, not the promise: a promise shared between
+ * requests would be resolved in another request's context.
+ */
+let admin: { token: string; digest: string } | null = null;
+async function adminDigest(token: string): Promise<string> {
+  if (admin?.token !== token) admin = { token, digest: await sha256Hex(token) };
   return admin.digest;
 }
 
