@@ -130,6 +130,8 @@ const TimelineItem = z.strictObject({
   version_before: z.int(),
   version_after: z.int(),
   rules_version: z.int(),
+  /** Worker received → object decided, ms; null for decisions the engine made itself. */
+  latency_ms: z.int().nullable(),
 });
 
 const ApiKey = z.strictObject({

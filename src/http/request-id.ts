@@ -13,6 +13,7 @@ export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
   const incoming = c.req.header("X-Request-Id") ?? c.req.header("X-Correlation-Id");
   const id = c.get("requestId") ?? (incoming && ACCEPTED_ID.test(incoming) ? incoming : crypto.randomUUID());
   c.set("requestId", id);
+  if (c.get("receivedAt") === undefined) c.set("receivedAt", Date.now());
   await next();
   c.header("X-Request-Id", id);
 };

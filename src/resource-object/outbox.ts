@@ -56,6 +56,7 @@ export async function drainToHistory(
     rulesVersion: e.rulesVersion,
     reservationId: typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null,
     reservationStatus: typeof e.detail.status === "string" ? e.detail.status : null,
+    latencyMs: e.latencyMs,
   }));
   const touched = [
     ...new Set(entries.flatMap((e) => (typeof e.detail.reservation_id === "string" ? [e.detail.reservation_id] : []))),

@@ -32,6 +32,12 @@ export interface Idempotency {
 /** Who asked and under which request: recorded with every decision. */
 export interface Caller {
   requestId: string;
+  /**
+   * When the Worker received the request (epoch ms). The object's clock at
+   * the decision minus this is the commit's duration as far as workerd can
+   * measure it: routing, waiting behind other commits, deciding.
+   */
+  receivedAt?: number;
   /** The API key's id (or "admin" for the bootstrap key), for the audit trail. */
   actor?: string;
   idempotency?: Idempotency;
@@ -157,6 +163,7 @@ export class ResourceObject extends DurableObject<Env> {
         versionBefore: 0,
         versionAfter: state.version,
         rulesVersion: state.rulesVersion,
+        latencyMs: null,
       };
       const next: Sequenced = { state, lastSeq: 1, lastTimestamp: now };
       return { entry, next, reply: this.resourceReply(state, 201), write: "whole" } satisfies Decided;
@@ -445,6 +452,8 @@ export class ResourceObject extends DurableObject<Env> {
       const current = this.working;
       const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
       if (!("entry" in result)) return { ...result, replayed: false };
+      // Real time, not the injectable clock: this measures, it does not decide.
+      if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
       this.record(result, idempotency && { ...idempotency, ...result.reply });
       this.notifyWaiting();
       return { ...result.reply, replayed: false };
@@ -531,6 +540,7 @@ export class ResourceObject extends DurableObject<Env> {
       versionBefore: current.state.version,
       versionAfter: decision.state.version,
       rulesVersion: decision.state.rulesVersion,
+      latencyMs: null,
     };
     const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
     return { entry, next, reply, write: "counters" };

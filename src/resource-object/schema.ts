@@ -109,6 +109,9 @@ const MIGRATIONS: string[] = [
    ALTER TABLE outbox_state ADD COLUMN webhook_seq INTEGER NOT NULL DEFAULT 0;
    -- Objects that existed before webhooks do not replay their whole history.
    UPDATE outbox_state SET webhook_seq = COALESCE((SELECT last_seq FROM resource), 0);`,
+
+  // v3: how long each client decision took from the Worker receiving it (commit_duration_seconds).
+  "ALTER TABLE timeline ADD COLUMN latency_ms INTEGER;",
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

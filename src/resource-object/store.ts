@@ -29,6 +29,8 @@ export interface TimelineEntry {
   versionBefore: number;
   versionAfter: number;
   rulesVersion: number;
+  /** Request received → decided, in ms, for decisions a client asked for; null for the engine's own. */
+  latencyMs: number | null;
 }
 
 /** A reply stored under an idempotency key, replayed byte for byte. */
@@ -215,8 +217,8 @@ export class ResourceStore {
     this.sql.exec(
       `INSERT INTO timeline (seq, server_timestamp, type, request_id, client_id, quantity, outcome,
          code, reason, detail, version_before, version_after, rules_version,
-         idempotency_key, fingerprint, reply_status, reply_headers, reply_body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         idempotency_key, fingerprint, reply_status, reply_headers, reply_body, latency_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       e.seq,
       e.serverTimestamp,
       e.type,
@@ -235,6 +237,7 @@ export class ResourceStore {
       remembered?.status ?? null,
       remembered ? JSON.stringify(remembered.headers) : null,
       remembered?.body ?? null,
+      e.latencyMs,
     );
   }
 
@@ -248,7 +251,7 @@ export class ResourceStore {
     return this.sql
       .exec<Row>(
         `SELECT seq, server_timestamp, type, request_id, client_id, quantity, outcome, code, reason, detail,
-           version_before, version_after, rules_version
+           version_before, version_after, rules_version, latency_ms
          FROM timeline WHERE seq > ? ORDER BY seq LIMIT ?`,
         afterSeq,
         limit,
@@ -268,6 +271,7 @@ export class ResourceStore {
         versionBefore: row.version_before as number,
         versionAfter: row.version_after as number,
         rulesVersion: row.rules_version as number,
+        latencyMs: row.latency_ms as number | null,
       }));
   }
 

@@ -46,6 +46,7 @@ admin.get("/resources/:id/timeline", async (c) => {
       version_before: e.versionBefore,
       version_after: e.versionAfter,
       rules_version: e.rulesVersion,
+      latency_ms: e.latencyMs,
     })),
     next_after_seq: page.nextAfterSeq,
   });

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { resourceIdOfReservation } from "../domain/ids";
 import { requireRole } from "../http/auth";
+import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
 import { reservationJson } from "../http/render";
@@ -20,7 +21,7 @@ reservations.post("/", async (c) => {
     quantity: body.quantity,
     hold: body.hold,
     metadata: body.metadata,
-    requestId: c.get("requestId"),
+    ...callerOf(c),
     idempotency,
   });
   return sendReply(c, reply);
@@ -38,10 +39,7 @@ reservations.post("/:id/confirm", async (c) => {
   await readNoBody(c);
   const reservationId = c.req.param("id");
   const idempotency = await idempotencyOf(c, "POST /reservations/confirm", { reservationId });
-  return sendReply(
-    c,
-    await owner(c.env, reservationId).confirm({ reservationId, requestId: c.get("requestId"), idempotency }),
-  );
+  return sendReply(c, await owner(c.env, reservationId).confirm({ reservationId, ...callerOf(c), idempotency }));
 });
 
 /** HELD|CONFIRMED → CANCELLED, releasing the capacity; cancelling twice returns it unchanged. */
@@ -49,17 +47,14 @@ reservations.post("/:id/cancel", async (c) => {
   await readNoBody(c);
   const reservationId = c.req.param("id");
   const idempotency = await idempotencyOf(c, "POST /reservations/cancel", { reservationId });
-  return sendReply(
-    c,
-    await owner(c.env, reservationId).cancel({ reservationId, requestId: c.get("requestId"), idempotency }),
-  );
+  return sendReply(c, await owner(c.env, reservationId).cancel({ reservationId, ...callerOf(c), idempotency }));
 });
 
 /** CONFIRMED → CHECKED_IN exactly once: a second check-in is a 409. */
 reservations.post("/:id/check-in", async (c) => {
   await readNoBody(c);
   const reservationId = c.req.param("id");
-  return sendReply(c, await owner(c.env, reservationId).checkIn({ reservationId, requestId: c.get("requestId") }));
+  return sendReply(c, await owner(c.env, reservationId).checkIn({ reservationId, ...callerOf(c) }));
 });
 
 /** The object owning a reservation id; a malformed id is answered like an unknown one. */

@@ -1,6 +1,7 @@
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { isResourceId } from "../domain/ids";
 import { requireAdmin } from "../http/auth";
+import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
 import { resourceJson } from "../http/render";
@@ -22,7 +23,7 @@ resources.post("/", async (c) => {
   const id = body.id ?? (idempotency ? await uuidFromKey(idempotency.key) : crypto.randomUUID());
   const reply = await resourceStub(c.env, id).create({
     spec: { id, ...resourceFieldsOf(body) },
-    ...caller(c),
+    ...callerOf(c),
     idempotency,
   });
   // An earlier lookup may have cached this id as unknown; the object's alarm
@@ -57,25 +58,20 @@ resources.patch("/:id", async (c) => {
   const body = await readJson(c, UpdateResourceBody);
   const ifMatchHeader = c.req.header("If-Match");
   const ifMatch = ifMatchHeader === undefined ? undefined : parseWith(IfMatch, ifMatchHeader, "header.If-Match");
-  return sendReply(c, await stub.update({ patch: resourceFieldsOf(body), ifMatch, ...caller(c) }));
+  return sendReply(c, await stub.update({ patch: resourceFieldsOf(body), ifMatch, ...callerOf(c) }));
 });
 
 resources.post("/:id/close", async (c) => {
   await readNoBody(c);
   const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  return sendReply(c, await stub.close(caller(c)));
+  return sendReply(c, await stub.close(callerOf(c)));
 });
 
 resources.post("/:id/reopen", async (c) => {
   await readNoBody(c);
   const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  return sendReply(c, await stub.reopen(caller(c)));
+  return sendReply(c, await stub.reopen(callerOf(c)));
 });
-
-/** Who asks, for the timeline and the audit trail. */
-function caller(c: Context<AppEnv>) {
-  return { requestId: c.get("requestId"), actor: c.get("principal") };
-}
 
 /** A path id that cannot name a resource is answered like an unknown one, without asking any object. */
 export function knownResourceId(id: string): string {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { config } from "../config";
 import { ownerOf } from "../domain/ids";
 import { requireRole } from "../http/auth";
+import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
 import { waitingEntryJson } from "../http/render";
@@ -28,7 +29,7 @@ waitingList.post("/join", async (c) => {
     clientId: body.client_id,
     quantity: body.quantity,
     callbackUrl: body.callback_url,
-    requestId: c.get("requestId"),
+    ...callerOf(c),
     idempotency,
   });
   return sendReply(c, reply);
@@ -36,7 +37,7 @@ waitingList.post("/join", async (c) => {
 
 waitingList.delete("/leave", async (c) => {
   const { entry_id } = await readJson(c, LeaveWaitingListBody);
-  return sendReply(c, await owner(c.env, entry_id).leave({ entryId: entry_id, requestId: c.get("requestId") }));
+  return sendReply(c, await owner(c.env, entry_id).leave({ entryId: entry_id, ...callerOf(c) }));
 });
 
 waitingList.get("/:id", async (c) => {
@@ -49,7 +50,7 @@ waitingList.get("/:id", async (c) => {
 waitingList.delete("/:id", async (c) => {
   await readNoBody(c);
   const id = c.req.param("id");
-  return sendReply(c, await owner(c.env, id).leave({ entryId: id, requestId: c.get("requestId") }));
+  return sendReply(c, await owner(c.env, id).leave({ entryId: id, ...callerOf(c) }));
 });
 
 function owner(env: Env, entryId: string) {

@@ -82,6 +82,8 @@ export const decisionEvents = sqliteTable(
     rulesVersion: integer("rules_version").notNull(),
     reservationId: text("reservation_id"),
     reservationStatus: text("reservation_status"),
+    /** Request received → decided, in ms; null for decisions the engine made itself. */
+    latencyMs: integer("latency_ms"),
   },
   (t) => [
     uniqueIndex("decision_events_resource_seq").on(t.resourceId, t.seq),

@@ -13,9 +13,26 @@ const changed = and(
   gt(decisionEvents.versionAfter, decisionEvents.versionBefore),
 );
 
+/** Upper bounds (seconds) of the commit_duration_seconds histogram buckets. */
+export const COMMIT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Cumulative counts per bucket, the count and the sum (seconds), in one pass over the decisions. */
+function commitDurations(d1: ReturnType<typeof drizzle>) {
+  const le = COMMIT_DURATION_BUCKETS.map(
+    (b) => sql<number>`COALESCE(SUM(${decisionEvents.latencyMs} <= ${Math.round(b * 1000)}), 0)`,
+  );
+  return d1
+    .select({
+      buckets: sql<string>`json_array(${sql.join(le, sql`, `)})`,
+      count: count(decisionEvents.latencyMs),
+      sumMs: sql<number>`COALESCE(SUM(${decisionEvents.latencyMs}), 0)`,
+    })
+    .from(decisionEvents);
+}
+
 export async function metricsSnapshot(db: D1Database) {
   const d1 = drizzle(db);
-  const [byStatus, byCode, open, deadLetters] = await d1.batch([
+  const [byStatus, byCode, open, deadLetters, durations] = await d1.batch([
     d1
       .select({ status: decisionEvents.reservationStatus, n: count() })
       .from(decisionEvents)
@@ -31,7 +48,9 @@ export async function metricsSnapshot(db: D1Database) {
       .from(resources)
       .where(eq(resources.state, "OPEN")),
     d1.select({ n: count() }).from(decisionEvents).where(eq(decisionEvents.type, "webhook.dead_letter")),
+    commitDurations(d1),
   ]);
+  const d = durations[0];
   const totals = open[0];
   const capacity = Number(totals?.capacity ?? 0);
   return {
@@ -40,6 +59,11 @@ export async function metricsSnapshot(db: D1Database) {
     activeResources: totals?.n ?? 0,
     utilization: capacity > 0 ? Number(totals?.confirmed ?? 0) / capacity : 0,
     deadLettered: deadLetters[0]?.n ?? 0,
+    commitDuration: {
+      cumulative: d ? (JSON.parse(d.buckets) as number[]) : COMMIT_DURATION_BUCKETS.map(() => 0),
+      count: d?.count ?? 0,
+      sumSeconds: (d?.sumMs ?? 0) / 1000,
+    },
   };
 }
 

@@ -25,6 +25,16 @@ describe("metrics and analytics", () => {
     expect(delta("rejections_total", { code: "RESOURCE_FULL" })).toBe(2);
     expect(value(after, "active_resources", {})).toBeGreaterThan(0);
 
+    // One observation per client decision: the create, 5 reserves (2 refused) and the cancel.
+    const durations = histogram(after);
+    expect(durations.count - histogram(before).count).toBe(7);
+    const cumulative = Object.entries(durations.buckets)
+      .sort(([a], [b]) => Number(a) - Number(b)) // "+Inf" parses as Infinity
+      .map(([, n]) => n);
+    expect(cumulative).toEqual([...cumulative].sort((a, b) => a - b));
+    expect(durations.buckets["+Inf"]).toBe(durations.count);
+    expect(durations.sum).toBeGreaterThanOrEqual(0);
+
     const report = await json(await call("GET", `/admin/analytics?type=${type}`));
     const day = report.per_day.reduce(
       (acc: any, d: any) => ({
@@ -39,6 +49,14 @@ describe("metrics and analytics", () => {
     expect(report.utilization_by_type).toEqual([{ type, confirmed: 2, capacity: 3, utilization: 2 / 3 }]);
   });
 });
+
+function histogram(families: any[]): { buckets: Record<string, number>; count: number; sum: number } {
+  const family = families.find((f) => f.name === "commit_duration_seconds");
+  expect(family?.type).toBe("HISTOGRAM");
+  const [metric] = family.metrics;
+  const buckets = Object.fromEntries(Object.entries(metric.buckets).map(([le, n]) => [le, Number(n)]));
+  return { buckets, count: Number(metric.count), sum: Number(metric.sum) };
+}
 
 function value(families: any[], name: string, labels: Record<string, string>): number {
   const family = families.find((f) => f.name === name);

@@ -1,0 +1,1 @@
+ALTER TABLE `decision_events` ADD `latency_ms` integer;
