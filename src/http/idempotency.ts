@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { CommandReply, Idempotency } from "../resource-object/resource-object";
+import type { CommandReply, Idempotency } from "../resource-object/commands";
 import { sha256Hex } from "./digest";
 import { IdempotencyKey } from "./schemas";
 import type { AppEnv } from "./types";

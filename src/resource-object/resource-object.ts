@@ -8,7 +8,6 @@ import {
   type Decision,
   decide,
   type Json,
-  type ResourceSpec,
   type ResourceState,
   type RulesPatch,
 } from "../domain/resource";
@@ -16,77 +15,25 @@ import { entriesToNotify, joinRefusal, placesToOffer } from "../domain/waiting-l
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson, waitingEntryJson } from "../http/render";
 import { type Availability, availabilityOf } from "../storage/availability-cache";
 import { runAlarm } from "./alarm";
+import {
+  type Caller,
+  type Cause,
+  type CommandReply,
+  type CreateInput,
+  type Decided,
+  decided,
+  type JoinInput,
+  logDecision,
+  notFound,
+  type ReserveInput,
+  type TimelinePage,
+} from "./commands";
 import { migrate, schemaVersion } from "./schema";
 import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
 
 /** How soon after a commit the alarm drains the outbox: batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
-
-/** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
-export interface Idempotency {
-  key: string;
-  fingerprint: string;
-}
-
-/** Who asked and under which request: recorded with every decision. */
-export interface Caller {
-  requestId: string;
-  /**
-   * When the Worker received the request (epoch ms). The object's clock at
-   * the decision minus this is the commit's duration as far as workerd can
-   * measure it: routing, waiting behind other commits, deciding.
-   */
-  receivedAt?: number;
-  /** The API key's id (or "admin" for the bootstrap key), for the audit trail. */
-  actor?: string;
-  idempotency?: Idempotency;
-}
-
-export interface CreateInput extends Caller {
-  spec: ResourceSpec;
-}
-
-export interface ReserveInput extends Caller {
-  clientId: string;
-  quantity: number;
-  hold: boolean;
-  metadata: Record<string, Json>;
-}
-
-export interface JoinInput extends Caller {
-  clientId: string;
-  quantity: number;
-  callbackUrl: string | null;
-}
-
-/** A reply for a command; `replayed` when it is the stored first answer to an idempotent retry. */
-export interface CommandReply extends Reply {
-  replayed: boolean;
-}
-
-export interface TimelinePage {
-  items: TimelineEntry[];
-  nextAfterSeq: number | null;
-}
-
-/** Why a decision was made: the request that caused it and who asked, for the timeline. */
-interface Cause {
-  type: string;
-  requestId: string;
-  clientId?: string | null;
-  quantity?: number | null;
-  detail?: Record<string, Json>;
-}
-
-/** A decided command, ready to be recorded: its timeline entry, the new state and the reply. */
-interface Decided {
-  entry: TimelineEntry;
-  next: Sequenced;
-  reply: Reply;
-  /** Which part of the resource row changed: just the counters (the hot path) or more. */
-  write: "counters" | "whole";
-}
 
 /** Holds expired per pass; the next command or alarm continues with the rest. */
 const EXPIRY_BATCH = 500;
@@ -183,7 +130,7 @@ export class ResourceObject extends DurableObject<Env> {
         detail: { hold },
       };
       if (decision.outcome === "REJECTED") {
-        return this.decided(current, decision, seq, now, cause, refusalReply(decision.code, input.requestId));
+        return decided(current, decision, seq, now, cause, refusalReply(decision.code, input.requestId));
       }
       const reservation: Reservation = {
         id: newReservationId(current.state.id),
@@ -215,7 +162,7 @@ export class ResourceObject extends DurableObject<Env> {
         headers: { Location: `/reservations/${reservation.id}` },
         body: JSON.stringify(reservationJson(reservation)),
       };
-      return this.decided(current, decision, seq, now, cause, reply);
+      return decided(current, decision, seq, now, cause, reply);
     });
   }
 
@@ -274,7 +221,7 @@ export class ResourceObject extends DurableObject<Env> {
         ? { outcome: "REJECTED", code: "INVALID_STATE", reason: refusal, state: current.state }
         : { outcome: "ACCEPTED", reason: "joined the waiting list", state: current.state };
       if (same.outcome === "REJECTED") {
-        return this.decided(current, same, seq, now, cause, refusalReply("INVALID_STATE", input.requestId));
+        return decided(current, same, seq, now, cause, refusalReply("INVALID_STATE", input.requestId));
       }
       const id = newOwnedId("wle_", current.state.id);
       this.waitingList.insert({
@@ -294,7 +241,7 @@ export class ResourceObject extends DurableObject<Env> {
         headers: { Location: `/waiting-list/${id}` },
         body: JSON.stringify(waitingEntryJson(entry)),
       };
-      return this.decided(current, same, seq, now, cause, reply);
+      return decided(current, same, seq, now, cause, reply);
     });
   }
 
@@ -323,7 +270,7 @@ export class ResourceObject extends DurableObject<Env> {
         headers: {},
         body: JSON.stringify(waitingEntryJson({ ...left, leftAt: now })),
       };
-      return this.decided(current, decision, current.lastSeq + 1, now, cause, reply);
+      return decided(current, decision, current.lastSeq + 1, now, cause, reply);
     });
   }
 
@@ -415,9 +362,7 @@ export class ResourceObject extends DurableObject<Env> {
       const now = Math.max(this.clock(), current.lastTimestamp);
       const decision: Decision = { outcome: "ACCEPTED", reason, state: current.state };
       const cause: Cause = { type, requestId: "system", detail };
-      this.record(
-        this.decided(current, decision, current.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }),
-      );
+      this.record(decided(current, decision, current.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
     });
   }
 
@@ -473,14 +418,14 @@ export class ResourceObject extends DurableObject<Env> {
         detail: { reservation_id: found.id, status: found.status },
       };
       if (decision.outcome === "REJECTED") {
-        return this.decided(current, decision, seq, now, cause, refusalReply(decision.code, input.requestId));
+        return decided(current, decision, seq, now, cause, refusalReply(decision.code, input.requestId));
       }
       const after = decision.reservationStatus
         ? this.moveReservation(found, decision.reservationStatus, now, seq)
         : found;
       cause.detail = { reservation_id: found.id, status: after.status };
       const reply: Reply = { status: 200, headers: {}, body: JSON.stringify(reservationJson(after)) };
-      return this.decided(current, decision, seq, now, cause, reply);
+      return decided(current, decision, seq, now, cause, reply);
     });
   }
 
@@ -505,7 +450,7 @@ export class ResourceObject extends DurableObject<Env> {
       decision.outcome === "REJECTED"
         ? refusalReply(decision.code, caller.requestId)
         : this.resourceReply(decision.state, 200);
-    return { ...this.decided(current, decision, seq, now, cause, reply), write: "whole" };
+    return { ...decided(current, decision, seq, now, cause, reply), write: "whole" };
   }
 
   /** Decides a command at the next `server_seq`, with a server time that never goes backwards. */
@@ -515,35 +460,6 @@ export class ResourceObject extends DurableObject<Env> {
     const now = Math.max(this.clock(), current.lastTimestamp);
     const seq = current.lastSeq + 1;
     return { decision: decide(current.state, command, now), seq, now };
-  }
-
-  /** The timeline entry of a decision (rejections included, with the exact reason) and the new state. */
-  private decided(
-    current: Sequenced,
-    decision: Decision,
-    seq: number,
-    now: number,
-    cause: Cause,
-    reply: Reply,
-  ): Decided {
-    const entry: TimelineEntry = {
-      seq,
-      serverTimestamp: now,
-      type: cause.type,
-      requestId: cause.requestId,
-      clientId: cause.clientId ?? null,
-      quantity: cause.quantity ?? null,
-      outcome: decision.outcome,
-      code: decision.outcome === "REJECTED" ? decision.code : null,
-      reason: decision.reason,
-      detail: cause.detail ?? {},
-      versionBefore: current.state.version,
-      versionAfter: decision.state.version,
-      rulesVersion: decision.state.rulesVersion,
-      latencyMs: null,
-    };
-    const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
-    return { entry, next, reply, write: "counters" };
   }
 
   /** Writes a decision inside the running transaction and moves the working state on. */
@@ -606,7 +522,7 @@ export class ResourceObject extends DurableObject<Env> {
         quantity: found.quantity,
         detail: { reservation_id: found.id, status },
       };
-      this.record(this.decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
+      this.record(decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
     }
     this.nextExpiry = this.store.nextHoldExpiry();
   }
@@ -636,7 +552,7 @@ export class ResourceObject extends DurableObject<Env> {
         quantity: entry.quantity,
         detail: { entry_id: entry.id, callback_url: callback },
       };
-      this.record(this.decided(w, decision, w.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
+      this.record(decided(w, decision, w.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
     }
   }
 
@@ -660,25 +576,4 @@ export class ResourceObject extends DurableObject<Env> {
     if (status === 201) headers.Location = `/resources/${state.id}`;
     return { status, headers, body: JSON.stringify(resourceJson(state, this.waiting.waiting)) };
   }
-}
-
-/** One JSON line per decision, with the exact reason; the request id ties it to the request's own line. */
-function logDecision(resourceId: string, e: TimelineEntry): void {
-  console.log(
-    JSON.stringify({
-      level: e.outcome === "REJECTED" ? "warn" : "info",
-      msg: "decision",
-      request_id: e.requestId,
-      resource_id: resourceId,
-      server_seq: e.seq,
-      type: e.type,
-      outcome: e.outcome,
-      code: e.code,
-      reason: e.reason,
-    }),
-  );
-}
-
-function notFound(requestId: string): Reply {
-  return errorReply("NOT_FOUND", "Resource not found.", requestId);
 }

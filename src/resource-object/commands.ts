@@ -1,0 +1,123 @@
+/**
+ * What the Resource object's commands take and give, and the pure steps of
+ * turning a decision into a timeline entry. The object (resource-object.ts)
+ * sequences and stores; nothing here touches storage.
+ */
+import type { Decision, Json, ResourceSpec } from "../domain/resource";
+import { errorReply, type Reply } from "../http/render";
+import type { Sequenced, TimelineEntry } from "./store";
+
+/** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
+export interface Idempotency {
+  key: string;
+  fingerprint: string;
+}
+
+/** Who asked and under which request: recorded with every decision. */
+export interface Caller {
+  requestId: string;
+  /**
+   * When the Worker received the request (epoch ms). The object's clock at
+   * the decision minus this is the commit's duration as far as workerd can
+   * measure it: routing, waiting behind other commits, deciding.
+   */
+  receivedAt?: number;
+  /** The API key's id (or "admin" for the bootstrap key), for the audit trail. */
+  actor?: string;
+  idempotency?: Idempotency;
+}
+
+export interface CreateInput extends Caller {
+  spec: ResourceSpec;
+}
+
+export interface ReserveInput extends Caller {
+  clientId: string;
+  quantity: number;
+  hold: boolean;
+  metadata: Record<string, Json>;
+}
+
+export interface JoinInput extends Caller {
+  clientId: string;
+  quantity: number;
+  callbackUrl: string | null;
+}
+
+/** A reply for a command; `replayed` when it is the stored first answer to an idempotent retry. */
+export interface CommandReply extends Reply {
+  replayed: boolean;
+}
+
+export interface TimelinePage {
+  items: TimelineEntry[];
+  nextAfterSeq: number | null;
+}
+
+/** Why a decision was made: the request that caused it and who asked, for the timeline. */
+export interface Cause {
+  type: string;
+  requestId: string;
+  clientId?: string | null;
+  quantity?: number | null;
+  detail?: Record<string, Json>;
+}
+
+/** A decided command, ready to be recorded: its timeline entry, the new state and the reply. */
+export interface Decided {
+  entry: TimelineEntry;
+  next: Sequenced;
+  reply: Reply;
+  /** Which part of the resource row changed: just the counters (the hot path) or more. */
+  write: "counters" | "whole";
+}
+
+/** The timeline entry of a decision (rejections included, with the exact reason) and the new state. */
+export function decided(
+  current: Sequenced,
+  decision: Decision,
+  seq: number,
+  now: number,
+  cause: Cause,
+  reply: Reply,
+): Decided {
+  const entry: TimelineEntry = {
+    seq,
+    serverTimestamp: now,
+    type: cause.type,
+    requestId: cause.requestId,
+    clientId: cause.clientId ?? null,
+    quantity: cause.quantity ?? null,
+    outcome: decision.outcome,
+    code: decision.outcome === "REJECTED" ? decision.code : null,
+    reason: decision.reason,
+    detail: cause.detail ?? {},
+    versionBefore: current.state.version,
+    versionAfter: decision.state.version,
+    rulesVersion: decision.state.rulesVersion,
+    latencyMs: null,
+  };
+  const next: Sequenced = { state: decision.state, lastSeq: seq, lastTimestamp: now };
+  return { entry, next, reply, write: "counters" };
+}
+
+/** One JSON line per decision, with the exact reason; the request id ties it to the request's own line. */
+export function logDecision(resourceId: string, e: TimelineEntry): void {
+  console.log(
+    JSON.stringify({
+      level: e.outcome === "REJECTED" ? "warn" : "info",
+      msg: "decision",
+      request_id: e.requestId,
+      resource_id: resourceId,
+      server_seq: e.seq,
+      type: e.type,
+      outcome: e.outcome,
+      code: e.code,
+      reason: e.reason,
+    }),
+  );
+}
+
+export function notFound(requestId: string): Reply {
+  return errorReply("NOT_FOUND", "Resource not found.", requestId);
+}
