@@ -1,34 +1,6 @@
 // Reading the process table from /proc (Linux only, like the rest of the bench).
-import { readdirSync, readFileSync } from "node:fs";
-
-/** Every process as { pid, comm, state, ppid, pgid }. */
-function processes() {
-  const list = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its closing parenthesis.
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const [state, ppid, pgid] = stat.slice(close + 2).split(" ");
-      list.push({
-        pid: Number(entry),
-        comm: stat.slice(stat.indexOf("(") + 1, close),
-        state,
-        ppid: +ppid,
-        pgid: +pgid,
-      });
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return list;
-}
-
-/** Live (not zombie) members of process group `pgid`: a zombie is dead, only not yet reaped. */
-export function liveGroupMembers(pgid) {
-  return processes().filter((p) => p.pgid === pgid && p.state !== "Z");
-}
+import { readFileSync } from "node:fs";
+import { processes } from "../../scripts/lib/processes.mjs";
 
 /** PIDs of the live workerd processes descending from `root`, and of all the others. */
 function workerdSplit(root) {

@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import { liveGroupMembers } from "./proc.mjs";
+import { liveGroupMembers, waitForHealth } from "../../scripts/lib/processes.mjs";
 import { HOST, ROOT, sleep } from "./util.mjs";
 
 const HEALTH_TIMEOUT_MS = 90_000;
@@ -33,7 +33,12 @@ export async function startServer({ mode, stateDir, logFile }) {
     closeSync(log);
   };
   try {
-    await waitForHealth(server);
+    await waitForHealth({
+      base: server.base,
+      exited: () => server.exited,
+      what: `the ${server.mode} server`,
+      timeoutMs: HEALTH_TIMEOUT_MS,
+    });
   } catch (error) {
     await server.stop();
     throw error;
@@ -138,22 +143,6 @@ async function startWranglerDev(stateDir, log) {
   const child = spawnLogged(wrangler, argv, log, { env });
   const extra = { mode: "wrangler-dev", base: `http://${HOST}:${port}`, token, d1: null };
   return managed(child, extra, { termGroup: true });
-}
-
-async function waitForHealth(server) {
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (server.exited) throw new Error(`the ${server.mode} server exited before answering /health`);
-    try {
-      const res = await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
-  }
-  throw new Error(`GET /health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s`);
 }
 
 function freePort() {

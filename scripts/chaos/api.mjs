@@ -157,22 +157,3 @@ export function parsePrometheus(text) {
   }
   return out;
 }
-
-/**
- * Maps `fn` over `items` with at most `limit` in flight.
- * @template T, R
- * @param {T[]} items @param {number} limit @param {(item: T) => Promise<R>} fn
- * @returns {Promise<R[]>}
- */
-export async function mapLimit(items, limit, fn) {
-  const out = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}

@@ -23,7 +23,8 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Admin, mapLimit, request } from "./api.mjs";
+import { mapLimit } from "../../bench/lib/util.mjs";
+import { Admin, request } from "./api.mjs";
 import { Load, prng } from "./load.mjs";
 import { selfTest } from "./self-test.mjs";
 import { buildBundle, DevServer, freePort, migrate, queryD1, sleep } from "./server.mjs";

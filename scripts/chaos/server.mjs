@@ -4,10 +4,11 @@
 // Durable Objects, KV, D1 and R2) are found and killed by our own PIDs only.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { liveGroupMembers, waitForHealth } from "../lib/processes.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const HOST = "127.0.0.1";
@@ -90,35 +91,6 @@ export function freePort() {
   });
 }
 
-/** Every process as { pid, ppid, pgid, comm, state }, from /proc (Linux). */
-export function processes() {
-  const list = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its closing parenthesis.
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const [state, ppid, pgid] = stat.slice(close + 2).split(" ");
-      list.push({
-        pid: Number(entry),
-        ppid: +ppid,
-        pgid: +pgid,
-        comm: stat.slice(stat.indexOf("(") + 1, close),
-        state,
-      });
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return list;
-}
-
-/** Live (not zombie) members of process group `pgid`. */
-function liveGroup(pgid) {
-  return processes().filter((p) => p.pgid === pgid && p.state !== "Z");
-}
-
 function signal(target, name) {
   try {
     process.kill(target, name);
@@ -199,26 +171,16 @@ export class DevServer {
     child.on("exit", () => {
       if (this.child === child) this.exited = true;
     });
-    await this.waitForHealth(logFile);
+    await waitForHealth({
+      base: this.base,
+      exited: () => this.exited,
+      what: `wrangler dev (see ${logFile})`,
+      timeoutMs: HEALTH_TIMEOUT_MS,
+      intervalMs: 100,
+    });
     this.isUp = true;
     for (const resolve of this.upWaiters.splice(0)) resolve();
     return Date.now() - started;
-  }
-
-  async waitForHealth(logFile) {
-    const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`wrangler dev exited before answering /health (see ${logFile})`);
-      try {
-        const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
-    throw new Error(`GET /health did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s (see ${logFile})`);
   }
 
   /**
@@ -229,7 +191,7 @@ export class DevServer {
     this.isUp = false;
     const pgid = this.child?.pid;
     if (!pgid) return [];
-    const workerd = liveGroup(pgid).filter((p) => p.comm === "workerd");
+    const workerd = liveGroupMembers(pgid).filter((p) => p.comm === "workerd");
     for (const p of workerd) signal(p.pid, "SIGKILL");
     signal(-pgid, "SIGKILL");
     await this.waitGroupGone(pgid, 10_000);
@@ -257,9 +219,9 @@ export class DevServer {
   async waitGroupGone(pgid, ms) {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      if (liveGroup(pgid).length === 0) return true;
+      if (liveGroupMembers(pgid).length === 0) return true;
       await sleep(50);
     }
-    return liveGroup(pgid).length === 0;
+    return liveGroupMembers(pgid).length === 0;
   }
 }
