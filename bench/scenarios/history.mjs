@@ -1,8 +1,11 @@
-// history: during a sustained hot run, how long a commit takes to show up in
-// the D1 history (the object's outbox, drained by its alarm). Every 10th 201
-// is sampled; its id is looked up in D1 (`reservations`) every 50 ms through
-// the server's own Miniflare instance, so the lag is measured to within one
-// poll. Needs serve mode (wrangler dev gives no handle on its D1).
+// history: during a sustained hot run, how long a commit takes to reach the
+// D1 history (the object's outbox, drained by its alarm). Every 10th 201 is
+// sampled; its decision is looked up in D1 every 50 ms through the server's
+// own Miniflare instance. The lag is `drained_at - server_timestamp` of that
+// row, both on the server's clock: the poll only finds the rows, so its own
+// queueing behind the load does not count. `seen_lag` (when this client first
+// saw the row, minus server_timestamp) is reported too, for comparison.
+// Needs serve mode (wrangler dev gives no handle on its D1).
 import { createResources, MAX_CAPACITY, settledTotals } from "../lib/api.mjs";
 import { bookingChecks, reserveOne } from "../lib/bookings.mjs";
 import { runLoad } from "../lib/load.mjs";
@@ -21,6 +24,7 @@ export const history = {
     const [id] = await createResources(server, [`history-${run}`], MAX_CAPACITY);
     const pending = new Map(); // reservation id -> server_timestamp (epoch ms)
     const lags = [];
+    const seenLags = [];
     let created = 0;
     let failedPolls = 0;
     const onResponse = (status, body) => {
@@ -38,14 +42,19 @@ export const history = {
         if (batch.length === 0) continue;
         let rows;
         try {
-          rows = await server.d1(`SELECT id FROM reservations WHERE id IN (${batch.map(() => "?").join(",")})`, batch);
+          rows = await server.d1(
+            `SELECT reservation_id AS id, drained_at - server_timestamp AS lag FROM decision_events
+             WHERE type = 'reservation.reserve' AND reservation_id IN (${batch.map(() => "?").join(",")})`,
+            batch,
+          );
         } catch {
           failedPolls++; // try again at the next poll
           continue;
         }
         const now = Date.now();
-        for (const { id: rid } of rows) {
-          lags.push(now - pending.get(rid));
+        for (const { id: rid, lag } of rows) {
+          lags.push(lag);
+          seenLags.push(now - pending.get(rid));
           pending.delete(rid);
           lastSeen = now;
         }
@@ -65,6 +74,8 @@ export const history = {
       lag_p50_ms: quantile(lags, 0.5),
       lag_p99_ms: quantile(lags, 0.99),
       lag_max_ms: quantile(lags, 1),
+      seen_lag_p50_ms: quantile(seenLags, 0.5),
+      seen_lag_p99_ms: quantile(seenLags, 0.99),
     };
     return [{ key: "history", connections, summary, checks, info: { ...info, ...lag } }];
   },

@@ -51,7 +51,8 @@ async function drainHistory(o: AlarmHost, outbox: OutboxState): Promise<number |
       const entries = o.store.timeline(outbox.drainedSeq, DRAIN_BATCH);
       const last = entries.at(-1);
       if (!last) break;
-      await drainToHistory(o.bindings.db, o.store, (o.current() as Sequenced).state, o.waitingListLength(), entries);
+      const state = (o.current() as Sequenced).state;
+      await drainToHistory(o.bindings.db, o.store, state, o.waitingListLength(), entries, o.clock());
       outbox.drainedSeq = last.seq;
       o.storage.transactionSync(() => o.store.saveOutboxState(outbox));
     }

@@ -31,13 +31,18 @@ const NEWER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET
   rules_version = excluded.rules_version, created_at = excluded.created_at, updated_at = excluded.updated_at
   WHERE excluded.version > resources.version OR excluded.waiting_list_length != resources.waiting_list_length`;
 
-/** Writes `entries` (oldest first) and what they touched to D1. Throws if D1 fails; then nothing is marked. */
+/**
+ * Writes `entries` (oldest first) and what they touched to D1, stamped with
+ * `now` as their `drained_at` (a re-sent entry keeps its first stamp). Throws
+ * if D1 fails; then nothing is marked.
+ */
 export async function drainToHistory(
   db: D1Database,
   store: ResourceStore,
   state: ResourceState,
   waitingListLength: number,
   entries: TimelineEntry[],
+  now: number,
 ): Promise<void> {
   const events = entries.map((e) => ({
     resourceId: state.id,
@@ -57,6 +62,7 @@ export async function drainToHistory(
     reservationId: typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null,
     reservationStatus: typeof e.detail.status === "string" ? e.detail.status : null,
     latencyMs: e.latencyMs,
+    drainedAt: now,
   }));
   const touched = [
     ...new Set(entries.flatMap((e) => (typeof e.detail.reservation_id === "string" ? [e.detail.reservation_id] : []))),

@@ -84,6 +84,8 @@ export const decisionEvents = sqliteTable(
     reservationStatus: text("reservation_status"),
     /** Request received → decided, in ms; null for decisions the engine made itself. */
     latencyMs: integer("latency_ms"),
+    /** The object's clock when it sent this row to D1: drained_at - server_timestamp is the history lag. */
+    drainedAt: integer("drained_at"),
   },
   (t) => [
     uniqueIndex("decision_events_resource_seq").on(t.resourceId, t.seq),

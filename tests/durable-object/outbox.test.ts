@@ -100,3 +100,34 @@ describe("outbox to D1", () => {
     expect(truth.remaining).toBe(4000);
   });
 });
+
+describe("history rows", () => {
+  it("carry when they were drained and, for client decisions, how long the decision took", async () => {
+    const resource = await createResource({ capacity: 2 });
+    const id = resource.id as string;
+    for (let i = 0; i < 3; i++) await reserve(id, { client_id: `c${i}` }); // 2 accepted, 1 refused
+    await settle(id);
+
+    const { results } = await env.DB.prepare(
+      "SELECT type, outcome, server_timestamp, latency_ms, drained_at FROM decision_events WHERE resource_id = ? ORDER BY seq",
+    )
+      .bind(id)
+      .all<{
+        type: string;
+        outcome: string;
+        server_timestamp: number;
+        latency_ms: number | null;
+        drained_at: number;
+      }>();
+    expect(results.map((r) => [r.type, r.outcome])).toEqual([
+      ["resource.create", "ACCEPTED"],
+      ["reservation.reserve", "ACCEPTED"],
+      ["reservation.reserve", "ACCEPTED"],
+      ["reservation.reserve", "REJECTED"],
+    ]);
+    for (const r of results) {
+      expect(r.drained_at).toBeGreaterThanOrEqual(r.server_timestamp);
+      expect(r.latency_ms).toBeGreaterThanOrEqual(0);
+    }
+  });
+});

@@ -1,1 +1,0 @@
-ALTER TABLE `decision_events` ADD `latency_ms` integer;
