@@ -97,13 +97,21 @@ export const CreateResourceBody = z
     booking_opens_at: resourceFields.booking_opens_at.default(null),
     booking_closes_at: resourceFields.booking_closes_at.default(null),
     max_quantity_per_reservation: resourceFields.max_quantity_per_reservation.default(null),
-    hold_ttl_seconds: resourceFields.hold_ttl_seconds.default(600),
+    /** Absent: the operator's DEFAULT_HOLD_TTL_SECONDS (600 unless configured); see `createFieldsOf`. */
+    hold_ttl_seconds: resourceFields.hold_ttl_seconds
+      .optional()
+      .describe("Seconds a hold lasts. Default: DEFAULT_HOLD_TTL_SECONDS (600 unless the operator set it)."),
     metadata: metadata.default({}),
   })
   .refine(
     (b) => b.booking_opens_at === null || b.booking_closes_at === null || b.booking_opens_at < b.booking_closes_at,
     { message: "booking_opens_at must be before booking_closes_at", path: ["booking_closes_at"] },
   );
+
+/** A validated create body as domain fields, with the configured hold TTL when the body gives none. */
+export function createFieldsOf(b: z.infer<typeof CreateResourceBody>, defaultHoldTtlSeconds: number) {
+  return resourceFieldsOf({ ...b, hold_ttl_seconds: b.hold_ttl_seconds ?? defaultHoldTtlSeconds });
+}
 
 /** PATCH /resources/{id}: any subset of the writable fields except `id`, at least one. */
 export const UpdateResourceBody = z

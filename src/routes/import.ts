@@ -4,10 +4,12 @@
  * a line whose resource exists with the same rules is "unchanged". A
  * malformed line is reported with its line number and writes nothing.
  */
+
 import type { Context } from "hono";
+import { config } from "../config";
 import { hasRulesOf, type ResourceSpec } from "../domain/resource";
 import { AppError } from "../http/errors";
-import { CreateResourceBody, resourceFieldsOf } from "../http/schemas";
+import { CreateResourceBody, createFieldsOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { validationError } from "../http/validate";
 import { type ResourceRpc, resourceStub } from "../resource-object/address";
@@ -54,8 +56,9 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
   const failed: LineError[] = [];
   const valid: { line: number; spec: ResourceSpec }[] = [];
   const seen = new Set<string>();
+  const defaultHoldTtl = config(c.env).DEFAULT_HOLD_TTL_SECONDS;
   for (const row of rows) {
-    const spec = specOf(row.fields);
+    const spec = specOf(row.fields, defaultHoldTtl);
     if ("error" in spec) failed.push({ line: row.line, error: spec.error });
     else if (seen.has(spec.id)) {
       failed.push({
@@ -83,7 +86,7 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
   return { created, unchanged, failed: sortByLine(failed) };
 }
 
-function specOf(fields: string[]): ResourceSpec | { error: LineError["error"] } {
+function specOf(fields: string[], defaultHoldTtlSeconds: number): ResourceSpec | { error: LineError["error"] } {
   if (fields.length !== IMPORT_HEADER.length) {
     return {
       error: { code: "VALIDATION_ERROR", message: `expected ${IMPORT_HEADER.length} fields, got ${fields.length}` },
@@ -107,7 +110,7 @@ function specOf(fields: string[]): ResourceSpec | { error: LineError["error"] } 
     return { error: { code: err.code, message: err.message, details: err.details } };
   }
   if (!result.data.id) return { error: { code: "VALIDATION_ERROR", message: "id is required in an import" } };
-  return { id: result.data.id, ...resourceFieldsOf(result.data) };
+  return { id: result.data.id, ...createFieldsOf(result.data, defaultHoldTtlSeconds) };
 }
 
 /** Numbers as written; anything else stays a string so the schema reports it precisely. */

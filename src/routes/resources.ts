@@ -1,11 +1,19 @@
 import { Hono } from "hono";
+import { config } from "../config";
 import { isResourceId } from "../domain/ids";
 import { requireAdmin } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
 import { resourceJson } from "../http/render";
-import { CreateResourceBody, IfMatch, ListResourcesQuery, resourceFieldsOf, UpdateResourceBody } from "../http/schemas";
+import {
+  CreateResourceBody,
+  createFieldsOf,
+  IfMatch,
+  ListResourcesQuery,
+  resourceFieldsOf,
+  UpdateResourceBody,
+} from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { parseWith, readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
@@ -22,7 +30,7 @@ resources.post("/", async (c) => {
   // the first attempt, so the id is derived from the idempotency key.
   const id = body.id ?? (idempotency ? await uuidFromKey(idempotency.key) : crypto.randomUUID());
   const reply = await resourceStub(c.env, id).create({
-    spec: { id, ...resourceFieldsOf(body) },
+    spec: { id, ...createFieldsOf(body, config(c.env).DEFAULT_HOLD_TTL_SECONDS) },
     ...callerOf(c),
     idempotency,
   });
