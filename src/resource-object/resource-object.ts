@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../config";
-import { newOwnedId, newReservationId } from "../domain/ids";
+import { newReservationId } from "../domain/ids";
 import { type Reservation, type ReservationAction, withStatus } from "../domain/reservation";
 import {
   type Command,
@@ -11,8 +11,7 @@ import {
   type ResourceState,
   type RulesPatch,
 } from "../domain/resource";
-import { entriesToNotify, joinRefusal, placesToOffer } from "../domain/waiting-list";
-import { errorReply, type Reply, refusalReply, reservationJson, resourceJson, waitingEntryJson } from "../http/render";
+import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
 import { type Availability, availabilityOf } from "../storage/availability-cache";
 import { runAlarm } from "./alarm";
 import {
@@ -30,6 +29,7 @@ import {
 } from "./commands";
 import { migrate, schemaVersion } from "./schema";
 import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
 
 /** How soon after a commit the alarm drains the outbox: batches bursts, keeps history lag well under 2 s. */
@@ -55,15 +55,13 @@ export class ResourceObject extends DurableObject<Env> {
   bindings: { db: D1Database; kv: KVNamespace; fetch: typeof fetch };
 
   private readonly store: ResourceStore;
-  private readonly waitingList: WaitingListStore;
+  private readonly desk: WaitingDesk;
   /** The committed resource row; replaced only after a transaction commits. */
   private current: Sequenced | null = null;
   /** The state inside the running transaction: decisions chain on it. */
   private working: Sequenced | null = null;
   /** Earliest `expires_at` of a held reservation, so most commands skip the expiry pass at a glance. */
   private nextExpiry: number | null = null;
-  /** Waiting entries, and places offered by notifications and not booked yet. */
-  private waiting = { waiting: 0, offered: 0 };
   /** When the pending alarm fires (epoch ms), or null. */
   private alarmAt: number | null = null;
 
@@ -71,7 +69,7 @@ export class ResourceObject extends DurableObject<Env> {
     super(ctx, env);
     this.bindings = { db: env.DB, kv: env.AVAILABILITY, fetch: (input, init) => fetch(input, init) };
     this.store = new ResourceStore(ctx.storage.sql);
-    this.waitingList = new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? "");
+    this.desk = new WaitingDesk(new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? ""));
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
       // id must not leave a database behind. `create` applies the schema.
@@ -150,7 +148,7 @@ export class ResourceObject extends DurableObject<Env> {
       this.store.insertReservation(reservation);
       if (reservation.expiresAt !== null)
         this.nextExpiry = Math.min(this.nextExpiry ?? Infinity, reservation.expiresAt);
-      if (this.waiting.offered > 0) this.fulfilWaiting(clientId, now);
+      this.desk.fulfil(clientId, now);
       cause.detail = {
         hold,
         reservation_id: reservation.id,
@@ -205,73 +203,11 @@ export class ResourceObject extends DurableObject<Env> {
 
   /** Joins the waiting list; the same client joining again gets its entry back (200). */
   join(input: JoinInput): CommandReply {
-    return this.commit(input, (current) => {
-      const existing = this.waitingList.activeOf(input.clientId);
-      if (existing) return { status: 200, headers: {}, body: JSON.stringify(waitingEntryJson(existing)) };
-      const now = Math.max(this.clock(), current.lastTimestamp);
-      const seq = current.lastSeq + 1;
-      const cause: Cause = {
-        type: "waiting_list.join",
-        requestId: input.requestId,
-        clientId: input.clientId,
-        quantity: input.quantity,
-      };
-      const refusal = joinRefusal(current.state);
-      const same: Decision = refusal
-        ? { outcome: "REJECTED", code: "INVALID_STATE", reason: refusal, state: current.state }
-        : { outcome: "ACCEPTED", reason: "joined the waiting list", state: current.state };
-      if (same.outcome === "REJECTED") {
-        return decided(current, same, seq, now, cause, refusalReply("INVALID_STATE", input.requestId));
-      }
-      const id = newOwnedId("wle_", current.state.id);
-      this.waitingList.insert({
-        id,
-        clientId: input.clientId,
-        quantity: input.quantity,
-        status: "WAITING",
-        serverSeq: seq,
-        joinedAt: now,
-        callbackUrl: input.callbackUrl,
-      });
-      this.waiting.waiting += 1;
-      cause.detail = { entry_id: id, callback_url: input.callbackUrl };
-      const entry = this.waitingList.get(id) as WaitingEntry;
-      const reply: Reply = {
-        status: 201,
-        headers: { Location: `/waiting-list/${id}` },
-        body: JSON.stringify(waitingEntryJson(entry)),
-      };
-      return decided(current, same, seq, now, cause, reply);
-    });
+    return this.commit(input, (current) => this.desk.join(current, input, this.serverTime(current)));
   }
 
   leave(input: Caller & { entryId: string }): CommandReply {
-    return this.commit(input, (current) => {
-      const entry = this.waitingList.get(input.entryId);
-      if (!entry) return errorReply("NOT_FOUND", "Waiting-list entry not found.", input.requestId);
-      const left = { ...entry, status: "LEFT" as const, position: null };
-      if (entry.status === "LEFT" || entry.status === "FULFILLED") {
-        return { status: 200, headers: {}, body: JSON.stringify(waitingEntryJson(entry)) };
-      }
-      const now = Math.max(this.clock(), current.lastTimestamp);
-      this.waitingList.setStatus(entry.id, "LEFT", now);
-      if (entry.status === "WAITING") this.waiting.waiting -= 1;
-      else this.waiting.offered -= entry.quantity;
-      const decision: Decision = { outcome: "ACCEPTED", reason: "left the waiting list", state: current.state };
-      const cause: Cause = {
-        type: "waiting_list.leave",
-        requestId: input.requestId,
-        clientId: entry.clientId,
-        quantity: entry.quantity,
-        detail: { entry_id: entry.id },
-      };
-      const reply: Reply = {
-        status: 200,
-        headers: {},
-        body: JSON.stringify(waitingEntryJson({ ...left, leftAt: now })),
-      };
-      return decided(current, decision, current.lastSeq + 1, now, cause, reply);
-    });
+    return this.commit(input, (current) => this.desk.leave(current, input, this.serverTime(current)));
   }
 
   // ---- reads -------------------------------------------------------------
@@ -283,7 +219,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   get(): { state: ResourceState; waitingListLength: number } | null {
     this.processDue();
-    return this.current ? { state: this.current.state, waitingListLength: this.waiting.waiting } : null;
+    return this.current ? { state: this.current.state, waitingListLength: this.desk.length } : null;
   }
 
   /** The current availability snapshot, for a KV miss. */
@@ -299,7 +235,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   getWaitingEntry(id: string): WaitingEntry | null {
     this.processDue();
-    return this.current ? this.waitingList.get(id) : null;
+    return this.current ? this.desk.entry(id) : null;
   }
 
   timeline(query: { afterSeq: number; limit: number }): TimelinePage | null {
@@ -341,7 +277,7 @@ export class ResourceObject extends DurableObject<Env> {
       bindings: this.bindings,
       clock: this.clock,
       current: () => this.current,
-      waitingListLength: () => this.waiting.waiting,
+      waitingListLength: () => this.desk.length,
       recordNote: (type, reason, detail) => this.recordNote(type, reason, detail),
     });
     if (nextAt !== null) this.scheduleAlarm(nextAt);
@@ -359,7 +295,7 @@ export class ResourceObject extends DurableObject<Env> {
   private recordNote(type: string, reason: string, detail: Record<string, Json>): void {
     this.transact(() => {
       const current = this.working as Sequenced;
-      const now = Math.max(this.clock(), current.lastTimestamp);
+      const now = this.serverTime(current);
       const decision: Decision = { outcome: "ACCEPTED", reason, state: current.state };
       const cause: Cause = { type, requestId: "system", detail };
       this.record(decided(current, decision, current.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
@@ -453,13 +389,19 @@ export class ResourceObject extends DurableObject<Env> {
     return { ...decided(current, decision, seq, now, cause, reply), write: "whole" };
   }
 
-  /** Decides a command at the next `server_seq`, with a server time that never goes backwards. */
+  /** Decides a command at the next `server_seq`, at the server time. */
   private decideNext(current: Sequenced, command: Command) {
-    // Wall clocks can step back; server_timestamp must not, or replaying the
-    // timeline in server_seq order could see time run backwards.
-    const now = Math.max(this.clock(), current.lastTimestamp);
-    const seq = current.lastSeq + 1;
-    return { decision: decide(current.state, command, now), seq, now };
+    const now = this.serverTime(current);
+    return { decision: decide(current.state, command, now), seq: current.lastSeq + 1, now };
+  }
+
+  /**
+   * The time of the next decision. Wall clocks can step back; server_timestamp
+   * must not, or replaying the timeline in server_seq order could see time run
+   * backwards.
+   */
+  private serverTime(current: Sequenced): number {
+    return Math.max(this.clock(), current.lastTimestamp);
   }
 
   /** Writes a decision inside the running transaction and moves the working state on. */
@@ -507,7 +449,7 @@ export class ResourceObject extends DurableObject<Env> {
   private expireDue(): void {
     const current = this.working;
     if (!current || this.nextExpiry === null) return;
-    const now = Math.max(this.clock(), current.lastTimestamp);
+    const now = this.serverTime(current);
     if (now < this.nextExpiry) return;
     for (const hold of this.store.dueHolds(now, EXPIRY_BATCH)) {
       const working = this.working as Sequenced;
@@ -527,53 +469,27 @@ export class ResourceObject extends DurableObject<Env> {
     this.nextExpiry = this.store.nextHoldExpiry();
   }
 
-  /** Notifies waiting entries head-first while their quantity fits the places not yet offered. */
+  /** Lets the waiting list hear of any room the running transaction freed. */
   private notifyWaiting(): void {
     const working = this.working;
-    if (!working || this.waiting.waiting === 0) return;
-    const places = placesToOffer(working.state, this.waiting.offered);
-    if (places === 0) return;
-    const now = Math.max(this.clock(), working.lastTimestamp);
-    const head = this.waitingList.head(Math.min(places, 1000));
-    for (const entry of entriesToNotify(head, places)) {
-      const w = this.working as Sequenced;
-      const callback = head.find((h) => h.id === entry.id)?.callbackUrl ?? null;
-      this.waitingList.setStatus(entry.id, "NOTIFIED", now);
-      this.waiting.waiting -= 1;
-      this.waiting.offered += entry.quantity;
-      const decision: Decision = {
-        outcome: "ACCEPTED",
-        reason: `offered ${entry.quantity} of ${places}`,
-        state: w.state,
-      };
-      const cause: Cause = {
-        type: "waiting_list.notify",
-        requestId: "system",
-        quantity: entry.quantity,
-        detail: { entry_id: entry.id, callback_url: callback },
-      };
-      this.record(decided(w, decision, w.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
-    }
-  }
-
-  /** A notified client booked: its offer is taken up and no longer counts against the places to offer. */
-  private fulfilWaiting(clientId: string, now: number): void {
-    const entry = this.waitingList.activeOf(clientId);
-    if (entry?.status !== "NOTIFIED") return;
-    this.waitingList.setStatus(entry.id, "FULFILLED", now);
-    this.waiting.offered -= entry.quantity;
+    if (!working) return;
+    this.desk.notify(
+      () => this.working as Sequenced,
+      this.serverTime(working),
+      (d) => this.record(d),
+    );
   }
 
   /** Rebuilds the in-memory views that storage already holds. */
   private loadDerived(): void {
     if (!this.current) return;
     this.nextExpiry = this.store.nextHoldExpiry();
-    this.waiting = this.waitingList.counts();
+    this.desk.reload();
   }
 
   private resourceReply(state: ResourceState, status: 200 | 201): Reply {
     const headers: Record<string, string> = { ETag: `"${state.version}"` };
     if (status === 201) headers.Location = `/resources/${state.id}`;
-    return { status, headers, body: JSON.stringify(resourceJson(state, this.waiting.waiting)) };
+    return { status, headers, body: JSON.stringify(resourceJson(state, this.desk.length)) };
   }
 }
