@@ -130,7 +130,14 @@ export const JoinWaitingListBody = z.strictObject({
   client_id: text(128),
   quantity: z.int().min(1).max(1_000_000).default(1),
   /** Checked further by the route against the SSRF policy (src/lib/callback-target.ts), which depends on config. */
-  callback_url: z.url().max(2048).nullable().default(null),
+  callback_url: z
+    .url()
+    .max(2048)
+    .nullable()
+    .default(null)
+    .describe(
+      "https on a public host: loopback, private, link-local and metadata addresses and internal names are refused (unsafe_target).",
+    ),
 });
 
 export const LeaveWaitingListBody = z.strictObject({ entry_id: z.string().min(1).max(200) });

@@ -22,13 +22,31 @@ export function callbackTargetProblem(raw: string, allowPrivate: boolean): strin
   if (allowPrivate) return url.protocol === "https:" || url.protocol === "http:" ? null : "must be http(s)";
   if (url.protocol !== "https:") return "must use https";
   if (url.username || url.password) return "must not contain credentials";
-  const host = url.hostname.replace(/\.$/, "").toLowerCase();
+  const host = canonicalHost(url.hostname);
+  if (host === null) return "must be a public host name";
   if (host.startsWith("[")) return publicIpv6(host.slice(1, -1)) ? null : "must not be a private or reserved address";
   if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return publicIpv4(host) ? null : "must not be a private or reserved address";
   if (!host.includes(".") || INTERNAL_SUFFIXES.some((s) => host === s || host.endsWith(`.${s}`))) {
     return "must be a public host name";
   }
   return null;
+}
+
+/**
+ * The host as a resolver sees it: "localhost.." is "localhost", and
+ * "0x7f.0.0.1.." is 127.0.0.1 once its trailing dots are gone (the URL parser
+ * only normalises IPv4 spellings without them). Null for empty labels.
+ */
+function canonicalHost(hostname: string): string | null {
+  let host = hostname.toLowerCase();
+  if (host.endsWith(".")) {
+    try {
+      host = new URL(`https://${host.replace(/\.+$/, "")}/`).hostname;
+    } catch {
+      return null;
+    }
+  }
+  return host === "" || host.split(".").includes("") ? null : host;
 }
 
 /** Names that only mean something inside a network (RFC 6761, 6762, 8375 and common practice). */

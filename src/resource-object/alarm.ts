@@ -10,7 +10,7 @@ import type { Json } from "../domain/resource";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import { DRAIN_BATCH, drainToHistory } from "./outbox";
 import type { OutboxState, ResourceStore, Sequenced } from "./store";
-import { deliver, eventOf, RetryStore, targetsOf } from "./webhooks";
+import { deliver, deliveryRefusal, eventOf, RetryStore, targetsOf } from "./webhooks";
 
 /** KV accepts at most one write per key per second. */
 const KV_WRITE_INTERVAL_MS = 1000;
@@ -96,6 +96,8 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
     const event = entry && eventOf(entry, resourceId);
     if (!event) return null;
     if (!settings.WEBHOOK_SECRET) return "WEBHOOK_SECRET is not configured";
+    const refused = deliveryRefusal(url, settings);
+    if (refused) return refused; // retried like any failure, then dead-lettered: visible to the operator
     try {
       await deliver(o.bindings.fetch, url, event, settings.WEBHOOK_SECRET, settings.WEBHOOK_TIMEOUT_MS);
       return null;
@@ -107,7 +109,7 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
   const entries = o.store.timeline(outbox.webhookSeq, DELIVERIES_PER_ALARM);
   const fresh = entries.flatMap((entry) => {
     const event = eventOf(entry, resourceId);
-    return event ? targetsOf(event, entry, settings).map((url) => ({ url, seq: entry.seq })) : [];
+    return event ? targetsOf(event, entry, settings.WEBHOOK_URL).map((url) => ({ url, seq: entry.seq })) : [];
   });
   const scanned = entries.at(-1)?.seq ?? outbox.webhookSeq;
   // Retry times follow the object's clock, so tests can make them due without sleeping.

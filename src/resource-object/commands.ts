@@ -19,7 +19,9 @@ export interface Caller {
   /**
    * When the Worker received the request (epoch ms). The object's clock at
    * the decision minus this is the commit's duration as far as workerd can
-   * measure it: routing, waiting behind other commits, deciding.
+   * measure it: the Worker's checks (key, validation), routing, waiting
+   * behind other commits, deciding. Clock skew between the Worker's machine
+   * and the object's is clamped at 0.
    */
   receivedAt?: number;
   /** The API key's id (or "admin" for the bootstrap key), for the audit trail. */

@@ -9,7 +9,7 @@
  * `version`.
  */
 import type { ResourceState } from "../domain/resource";
-import { bulkUpsert } from "../storage/bulk-upsert";
+import { bulkUpsert, fromExcluded } from "../storage/bulk-upsert";
 import { decisionEvents, reservations, resources } from "../storage/d1-schema";
 import type { ResourceStore, TimelineEntry } from "./store";
 
@@ -17,18 +17,12 @@ import type { ResourceStore, TimelineEntry } from "./store";
 export const DRAIN_BATCH = 200;
 
 const KEEP_FIRST = "ON CONFLICT DO NOTHING";
-const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET
-  status = excluded.status, expires_at = excluded.expires_at, cancelled_at = excluded.cancelled_at,
-  expired_at = excluded.expired_at, checked_in_at = excluded.checked_in_at, updated_seq = excluded.updated_seq
-  WHERE excluded.updated_seq > reservations.updated_seq`;
+// Only what a reservation's life changes; who, what and when it was made never do.
+const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(reservations, {
+  only: ["status", "expiresAt", "cancelledAt", "expiredAt", "checkedInAt", "updatedSeq"],
+})} WHERE excluded.updated_seq > reservations.updated_seq`;
 // A newer version, or the same one with another waiting-list length (joins do not bump the version).
-const NEWER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET
-  type = excluded.type, state = excluded.state, capacity = excluded.capacity, confirmed = excluded.confirmed,
-  held = excluded.held, waiting_list_enabled = excluded.waiting_list_enabled,
-  waiting_list_length = excluded.waiting_list_length, booking_opens_at = excluded.booking_opens_at,
-  booking_closes_at = excluded.booking_closes_at, max_quantity_per_reservation = excluded.max_quantity_per_reservation,
-  hold_ttl_seconds = excluded.hold_ttl_seconds, metadata = excluded.metadata, version = excluded.version,
-  rules_version = excluded.rules_version, created_at = excluded.created_at, updated_at = excluded.updated_at
+const NEWER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resources, { except: ["id"] })}
   WHERE excluded.version > resources.version OR excluded.waiting_list_length != resources.waiting_list_length`;
 
 /**

@@ -66,22 +66,24 @@ export function eventOf(e: TimelineEntry, resourceId: string): WebhookEvent | nu
   };
 }
 
-/**
- * Where an event goes: the global WEBHOOK_URL (every event, set by the
- * operator) and a waiting entry's own callback. The callback is checked again
- * here, not only when it was accepted: the policy may have been tightened
- * since (ALLOW_PRIVATE_CALLBACKS turned off).
- */
-export function targetsOf(event: WebhookEvent, entry: TimelineEntry, settings: Config): string[] {
-  const targets = settings.WEBHOOK_URL ? [settings.WEBHOOK_URL] : [];
+/** Where an event goes: the global WEBHOOK_URL (every event) and a waiting entry's own callback. */
+export function targetsOf(event: WebhookEvent, entry: TimelineEntry, globalUrl: string | undefined): string[] {
+  const targets = globalUrl ? [globalUrl] : [];
   const callback = entry.detail.callback_url;
-  if (event.type === "waiting_list.capacity_available" && typeof callback === "string") {
-    const problem = callbackTargetProblem(callback, settings.ALLOW_PRIVATE_CALLBACKS);
-    if (problem) {
-      console.warn(JSON.stringify({ level: "warn", msg: "callback_url refused", seq: entry.seq, problem }));
-    } else targets.push(callback);
-  }
+  if (event.type === "waiting_list.capacity_available" && typeof callback === "string") targets.push(callback);
   return targets;
+}
+
+/**
+ * Why a delivery to `url` may not go out now, or null. Callbacks come from
+ * clients and are checked before every attempt, retries included, not only
+ * when they were accepted: the policy may have been tightened since
+ * (ALLOW_PRIVATE_CALLBACKS turned off). WEBHOOK_URL is the operator's own.
+ */
+export function deliveryRefusal(url: string, settings: Config): string | null {
+  if (url === settings.WEBHOOK_URL) return null;
+  const problem = callbackTargetProblem(url, settings.ALLOW_PRIVATE_CALLBACKS);
+  return problem && `callback_url refused: ${problem}`;
 }
 
 /** `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
@@ -118,6 +120,8 @@ export async function deliver(
     },
     body,
     signal: AbortSignal.timeout(timeoutMs),
+    // A redirect would re-send the signed body to a target nobody checked (SSRF): it counts as a failure.
+    redirect: "manual",
   });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`receiver answered ${response.status}`);

@@ -123,11 +123,11 @@ export async function readAvailability(kv: KVNamespace, ids: string[], options: 
  */
 async function kvRead(kv: KVNamespace, ids: string[], timeoutMs: number): Promise<Map<string, string | null>> {
   const keys = ids.map(availabilityKey);
-  const read: Promise<Map<string, string | null>> =
-    keys.length === 1
-      ? kv.get(keys[0] as string, "text").then((text) => new Map([[keys[0] as string, text]]))
-      : kv.get(keys, "text");
   try {
+    const read: Promise<Map<string, string | null>> =
+      keys.length === 1
+        ? kv.get(keys[0] as string, "text").then((text) => new Map([[keys[0] as string, text]]))
+        : kv.get(keys, "text");
     return await withDeadline(read, timeoutMs, "availability KV read");
   } catch (err) {
     logKvFailure("read", err);

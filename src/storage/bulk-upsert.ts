@@ -13,7 +13,8 @@ export const D1_MAX_PARAMS = 100;
 
 /**
  * Statements inserting `rows` into `table`, as many rows to a statement as
- * the parameter limit allows. Rows are keyed by drizzle's property names;
+ * the parameter limit allows. Rows are keyed by drizzle's property names; a
+ * column that only some rows name is NULL in the others (not its default);
  * `onConflict` is the SQL after `VALUES …`, e.g.
  * `ON CONFLICT DO NOTHING`, and may refer to `excluded.<column>`.
  */
@@ -27,17 +28,38 @@ export function bulkUpsert<T extends SQLiteTable>(
   const columns = getTableColumns(table);
   // Columns no row mentions keep their defaults (e.g. an autoincrement id).
   const keys = Object.keys(columns).filter((k) => rows.some((row) => k in row));
-  const names = keys.map((k) => (columns[k] as { name: string }).name).join(", ");
+  const names = keys.map((k) => quoted(columns[k] as { name: string })).join(", ");
   const perStatement = Math.floor(D1_MAX_PARAMS / keys.length);
+  if (perStatement === 0) throw new Error(`${getTableName(table)}: more columns than D1 binds in one statement`);
   const tuple = `(${keys.map(() => "?").join(", ")})`;
   const statements: D1PreparedStatement[] = [];
   for (let at = 0; at < rows.length; at += perStatement) {
     const chunk = rows.slice(at, at + perStatement);
-    const sql = `INSERT INTO ${getTableName(table)} (${names}) VALUES ${chunk.map(() => tuple).join(", ")} ${onConflict}`;
+    const sql = `INSERT INTO "${getTableName(table)}" (${names}) VALUES ${chunk.map(() => tuple).join(", ")} ${onConflict}`;
     const values = chunk.flatMap((row) => keys.map((k) => toSqlite((row as Record<string, unknown>)[k])));
     statements.push(db.prepare(sql).bind(...values));
   }
   return statements;
+}
+
+/**
+ * `col = excluded.col, …` for the given drizzle property names, or for every
+ * column but `except` when `only` is omitted: the SET list of an upsert that
+ * follows the table definition.
+ */
+export function fromExcluded<T extends SQLiteTable>(
+  table: T,
+  { only, except = [] }: { only?: (keyof T["$inferInsert"])[]; except?: (keyof T["$inferInsert"])[] },
+): string {
+  const columns = getTableColumns(table) as Record<string, { name: string }>;
+  const keys = (only as string[] | undefined) ?? Object.keys(columns).filter((k) => !(except as string[]).includes(k));
+  return keys
+    .map((k) => `${quoted(columns[k] as { name: string })} = excluded.${quoted(columns[k] as { name: string })}`)
+    .join(", ");
+}
+
+function quoted(column: { name: string }): string {
+  return `"${column.name}"`;
 }
 
 /** What drizzle would store: booleans as 0/1, absent values as NULL. */

@@ -19,7 +19,8 @@ export const COMMIT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 /** Cumulative counts per bucket, the count and the sum (seconds), in one pass over the decisions. */
 function commitDurations(d1: ReturnType<typeof drizzle>) {
   const le = COMMIT_DURATION_BUCKETS.map(
-    (b) => sql<number>`COALESCE(SUM(${decisionEvents.latencyMs} <= ${Math.round(b * 1000)}), 0)`,
+    // latency_ms is whole milliseconds: "<= 2.5 ms" is "<= 2 ms".
+    (b) => sql<number>`COALESCE(SUM(${decisionEvents.latencyMs} <= ${Math.floor(b * 1000)}), 0)`,
   );
   return d1
     .select({

@@ -155,6 +155,19 @@ describe("webhooks", () => {
     expect(new Set(got.map((g) => g.event_id)).size).toBe(1);
   });
 
+  it("does not follow a receiver's redirect: the signed body never reaches a target nobody checked", async () => {
+    const resource = await createResource({ capacity: 1, waiting_list_enabled: true });
+    const id = resource.id as string;
+    const r = await json(await reserve(id));
+    const name = uniqueId("redirect");
+    await join(id, "w", { callback_url: `https://hooks.test/redirect/${name}` });
+    await call("POST", `/reservations/${r.id}/cancel`);
+    await settle(id);
+    await advance(id, 600_000); // a retry, redirected again
+    expect((await received(name)).map((g) => g.answered)).toEqual([307, 307]);
+    expect(await received(`${name}-redirected`)).toEqual([]);
+  });
+
   it("dead-letters an event after the last attempt while commits go on", async () => {
     const resource = await createResource({ capacity: 5, waiting_list_enabled: true });
     const id = resource.id as string;

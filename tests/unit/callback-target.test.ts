@@ -39,6 +39,11 @@ describe("callback_url targets", () => {
     ["https://[2001:db8::1]/x", "must not be a private or reserved address"],
     ["https://[2002:7f00:1::1]/x", "must not be a private or reserved address"],
     ["https://[2001::1]/x", "must not be a private or reserved address"],
+    ["https://localhost../x", "must be a public host name"],
+    ["https://metadata.google.internal../", "must be a public host name"],
+    ["https://localhost%2e%2e/x", "must be a public host name"],
+    ["https://127.0.0.1../x", "must not be a private or reserved address"],
+    ["https://0x7f.0.0.1../x", "must not be a private or reserved address"],
     ["not a url", "must be an absolute URL"],
   ] as const;
 
