@@ -3,7 +3,7 @@
  * Durable Objects' outbox drain (idempotent upserts) and read by listings,
  * exports and operators. Eventually consistent with the objects (seconds).
  */
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The resource registry, for listing. Upserted only by a newer `version`. */
 export const resources = sqliteTable(
@@ -124,3 +124,21 @@ export const settings = sqliteTable("settings", {
   value: text("value").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * Running totals for /metrics, kept by a trigger on `decision_events`
+ * (migrations/0004): a decision adds to them exactly when its row is first
+ * inserted, so a re-sent batch changes nothing and a scrape reads a few
+ * hundred rows instead of the whole history. `commit_duration_ms` counts
+ * observations per whole millisecond (label "10001" for anything above 10 s); /metrics
+ * folds them into the histogram's buckets.
+ */
+export const metricCounters = sqliteTable(
+  "metric_counters",
+  {
+    name: text("name").notNull(),
+    label: text("label").notNull(),
+    value: integer("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.label] })],
+);

@@ -3,68 +3,51 @@
  * Global, not per isolate: every object's decisions reach D1 through the
  * outbox, so the figures are as fresh as the drain (about a second behind).
  */
-import { and, count, eq, gt, gte, lt, sql, sum } from "drizzle-orm";
+import { and, count, eq, gte, lt, sql, sum } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { decisionEvents, resources } from "./d1-schema";
-
-/** Decisions that changed something (not refusals, not allowed repeats). */
-const changed = and(
-  eq(decisionEvents.outcome, "ACCEPTED"),
-  gt(decisionEvents.versionAfter, decisionEvents.versionBefore),
-);
+import { decisionEvents, metricCounters, resources } from "./d1-schema";
 
 /** Upper bounds (seconds) of the commit_duration_seconds histogram buckets. */
 export const COMMIT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Cumulative counts per bucket, the count and the sum (seconds), in one pass over the decisions. */
-function commitDurations(d1: ReturnType<typeof drizzle>) {
-  const le = COMMIT_DURATION_BUCKETS.map(
-    // latency_ms is whole milliseconds: "<= 2.5 ms" is "<= 2 ms".
-    (b) => sql<number>`COALESCE(SUM(${decisionEvents.latencyMs} <= ${Math.floor(b * 1000)}), 0)`,
-  );
-  return d1
-    .select({
-      buckets: sql<string>`json_array(${sql.join(le, sql`, `)})`,
-      count: count(decisionEvents.latencyMs),
-      sumMs: sql<number>`COALESCE(SUM(${decisionEvents.latencyMs}), 0)`,
-    })
-    .from(decisionEvents);
-}
-
+/**
+ * What /metrics shows: the running totals that the `decision_events` trigger
+ * keeps (a few hundred rows, whatever the size of the history) and the open
+ * resources' gauges.
+ */
 export async function metricsSnapshot(db: D1Database) {
   const d1 = drizzle(db);
-  const [byStatus, byCode, open, deadLetters, durations] = await d1.batch([
-    d1
-      .select({ status: decisionEvents.reservationStatus, n: count() })
-      .from(decisionEvents)
-      .where(and(changed, sql`${decisionEvents.reservationStatus} IS NOT NULL`))
-      .groupBy(decisionEvents.reservationStatus),
-    d1
-      .select({ code: decisionEvents.code, n: count() })
-      .from(decisionEvents)
-      .where(eq(decisionEvents.outcome, "REJECTED"))
-      .groupBy(decisionEvents.code),
+  const [counters, open] = await d1.batch([
+    d1.select().from(metricCounters),
     d1
       .select({ n: count(), confirmed: sum(resources.confirmed), capacity: sum(resources.capacity) })
       .from(resources)
       .where(eq(resources.state, "OPEN")),
-    d1.select({ n: count() }).from(decisionEvents).where(eq(decisionEvents.type, "webhook.dead_letter")),
-    commitDurations(d1),
   ]);
-  const d = durations[0];
+  const of = (name: string) => counters.filter((c) => c.name === name);
   const totals = open[0];
   const capacity = Number(totals?.capacity ?? 0);
   return {
-    reservationsByStatus: byStatus.map((r) => ({ status: r.status as string, n: r.n })),
-    rejectionsByCode: byCode.map((r) => ({ code: r.code as string, n: r.n })),
+    reservationsByStatus: of("reservations_total").map((c) => ({ status: c.label, n: c.value })),
+    rejectionsByCode: of("rejections_total").map((c) => ({ code: c.label, n: c.value })),
     activeResources: totals?.n ?? 0,
     utilization: capacity > 0 ? Number(totals?.confirmed ?? 0) / capacity : 0,
-    deadLettered: deadLetters[0]?.n ?? 0,
-    commitDuration: {
-      cumulative: d ? (JSON.parse(d.buckets) as number[]) : COMMIT_DURATION_BUCKETS.map(() => 0),
-      count: d?.count ?? 0,
-      sumSeconds: (d?.sumMs ?? 0) / 1000,
-    },
+    deadLettered: of("webhook_deliveries_total").find((c) => c.label === "dead_lettered")?.value ?? 0,
+    commitDuration: histogram(
+      of("commit_duration_ms").map((c) => ({ ms: Number(c.label), n: c.value })),
+      of("commit_duration_sum_ms")[0]?.value ?? 0,
+    ),
+  };
+}
+
+/** Per-millisecond counts folded into cumulative buckets (latency_ms is whole ms: "<= 2.5 ms" is "<= 2 ms"). */
+function histogram(perMs: { ms: number; n: number }[], sumMs: number) {
+  return {
+    cumulative: COMMIT_DURATION_BUCKETS.map((b) =>
+      perMs.filter((p) => p.ms <= Math.floor(b * 1000)).reduce((total, p) => total + p.n, 0),
+    ),
+    count: perMs.reduce((total, p) => total + p.n, 0),
+    sumSeconds: sumMs / 1000,
   };
 }
 

@@ -1,5 +1,8 @@
+import { env } from "cloudflare:workers";
 import parsePrometheus from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
+import { bulkUpsert } from "../../src/storage/bulk-upsert";
+import { decisionEvents } from "../../src/storage/d1-schema";
 import { call, createResource, reserve, settle } from "../helpers";
 
 // Its own file: storage is isolated per file, so no other test's history drains into these counts.
@@ -47,6 +50,39 @@ describe("metrics and analytics", () => {
     expect(day).toEqual({ reservations: 3, rejections: 2, cancellations: 1 });
     expect(report.rejections_by_code).toEqual({ RESOURCE_FULL: 2 });
     expect(report.utilization_by_type).toEqual([{ type, confirmed: 2, capacity: 3, utilization: 2 / 3 }]);
+  });
+});
+
+describe("metric totals", () => {
+  it("count a decision once even when its row is sent to D1 again, and put a 12 s commit only under +Inf", async () => {
+    const row = {
+      resourceId: `metrics-${crypto.randomUUID()}`,
+      seq: 7,
+      serverTimestamp: Date.now(),
+      type: "reservation.reserve",
+      requestId: "r",
+      clientId: "c",
+      quantity: 1,
+      outcome: "REJECTED",
+      code: "TEST_ONLY",
+      reason: "test",
+      detail: "{}",
+      versionBefore: 1,
+      versionAfter: 1,
+      rulesVersion: 1,
+      latencyMs: 12_000,
+      drainedAt: Date.now(),
+    };
+    const before = parsePrometheus(await (await call("GET", "/metrics")).text());
+    for (let i = 0; i < 2; i++) await env.DB.batch(bulkUpsert(env.DB, decisionEvents, [row], "ON CONFLICT DO NOTHING"));
+    const after = parsePrometheus(await (await call("GET", "/metrics")).text());
+
+    expect(value(after, "rejections_total", { code: "TEST_ONLY" })).toBe(1);
+    const [b, a] = [histogram(before), histogram(after)];
+    expect(a.count - b.count).toBe(1);
+    expect(a.buckets["10"]).toBe(b.buckets["10"]);
+    expect(a.buckets["+Inf"] - (b.buckets["+Inf"] ?? 0)).toBe(1);
+    expect(a.sum - b.sum).toBeCloseTo(12, 6);
   });
 });
 
