@@ -95,7 +95,14 @@ function notes(a) {
     parts.push(`RSS ${i.rss_first_third_mib} -> ${i.rss_last_third_mib} MiB (${i.rss_drift_pct}%)`);
   }
   if (i.full_commit_per_s !== undefined) {
-    parts.push(`full ${i.full_commit_per_s}/s, bare ${i.bare_insert_update_per_s}/s, ratio ${i.ratio}`);
+    parts.push(
+      `${i.commits_per_transaction} per transaction: full ${i.full_commit_per_s}/s, bare ${i.bare_insert_update_per_s}/s, ratio ${i.ratio}`,
+    );
+    if (i.alone_full_commit_per_s !== undefined) {
+      parts.push(
+        `1 per transaction: full ${i.alone_full_commit_per_s}/s, bare ${i.alone_bare_insert_update_per_s}/s, ratio ${i.alone_ratio}`,
+      );
+    }
   }
   if (i.created_201 !== undefined && a.runs === 1)
     parts.push(`confirmed +${i.confirmed_delta}, cut off ${i.unanswered}`);

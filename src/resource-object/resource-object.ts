@@ -27,6 +27,7 @@ import {
   type ReserveInput,
   type TimelinePage,
 } from "./commands";
+import { GroupCommit } from "./group-commit";
 import { migrate, schemaVersion } from "./schema";
 import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
 import { WaitingDesk } from "./waiting-desk";
@@ -39,10 +40,11 @@ export const DRAIN_DELAY_MS = 100;
 const EXPIRY_BATCH = 500;
 
 /**
- * One resource's single source of truth. Every command runs to completion in
- * one `transactionSync` with no `await` inside: the object handles one event
- * at a time, so commits are serialized and atomic, and a crash mid-command
- * leaves nothing half-written.
+ * One resource's single source of truth. Every command runs to completion
+ * with no `await` inside, in arrival order, inside one `transactionSync`
+ * shared with the commands that arrived in the same moment (group-commit.ts):
+ * commits are serialized and atomic, and a crash mid-group leaves nothing
+ * half-written and nothing answered.
  *
  * Commands answer with a rendered reply (status, headers, body), because an
  * idempotent command must store its first reply in the same transaction as
@@ -53,6 +55,8 @@ export class ResourceObject extends DurableObject<Env> {
   clock: () => number = () => Date.now();
   /** The bindings the alarm writes to; tests wrap them to inject faults. */
   bindings: { db: D1Database; kv: KVNamespace; fetch: typeof fetch };
+  /** Decides the commands that arrive together in one transaction. */
+  readonly groupCommit: GroupCommit<CommandReply>;
 
   private readonly store: ResourceStore;
   private readonly desk: WaitingDesk;
@@ -64,12 +68,15 @@ export class ResourceObject extends DurableObject<Env> {
   private nextExpiry: number | null = null;
   /** When the pending alarm fires (epoch ms), or null. */
   private alarmAt: number | null = null;
+  /** Decisions of the running transaction, logged only once it has committed. */
+  private unlogged: TimelineEntry[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.bindings = { db: env.DB, kv: env.AVAILABILITY, fetch: (input, init) => fetch(input, init) };
     this.store = new ResourceStore(ctx.storage.sql);
     this.desk = new WaitingDesk(new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? ""));
+    this.groupCommit = new GroupCommit((fn) => this.transact(fn));
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
       // id must not leave a database behind. `create` applies the schema.
@@ -85,7 +92,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   // ---- commands ----------------------------------------------------------
 
-  create(input: CreateInput): CommandReply {
+  create(input: CreateInput): Promise<CommandReply> {
     // The schema must exist before the idempotency record can be looked up.
     // No await separates this from the command, so nothing can run between.
     if (!this.current) this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
@@ -116,7 +123,7 @@ export class ResourceObject extends DurableObject<Env> {
     return this.commit(input, create, { needsResource: false });
   }
 
-  reserve(input: ReserveInput): CommandReply {
+  reserve(input: ReserveInput): Promise<CommandReply> {
     return this.commit(input, (current) => {
       const { quantity, hold, clientId } = input;
       const { decision, seq, now } = this.decideNext(current, { type: "reserve", quantity, hold });
@@ -164,20 +171,20 @@ export class ResourceObject extends DurableObject<Env> {
     });
   }
 
-  confirm(input: Caller & { reservationId: string }): CommandReply {
+  confirm(input: Caller & { reservationId: string }): Promise<CommandReply> {
     return this.reservationCommand("confirm", input);
   }
 
-  cancel(input: Caller & { reservationId: string }): CommandReply {
+  cancel(input: Caller & { reservationId: string }): Promise<CommandReply> {
     return this.reservationCommand("cancel", input);
   }
 
-  checkIn(input: Caller & { reservationId: string }): CommandReply {
+  checkIn(input: Caller & { reservationId: string }): Promise<CommandReply> {
     return this.reservationCommand("check_in", input);
   }
 
   /** PATCH: changes rules and metadata. `ifMatch` is the version the caller saw (412 when stale). */
-  update(input: Caller & { patch: RulesPatch; ifMatch?: number }): CommandReply {
+  update(input: Caller & { patch: RulesPatch; ifMatch?: number }): Promise<CommandReply> {
     return this.commit(input, (current) => {
       if (input.ifMatch !== undefined && input.ifMatch !== current.state.version) {
         return errorReply("PRECONDITION_FAILED", "The resource changed since that version.", input.requestId);
@@ -187,14 +194,14 @@ export class ResourceObject extends DurableObject<Env> {
     });
   }
 
-  close(input: Caller): CommandReply {
+  close(input: Caller): Promise<CommandReply> {
     return this.commit(input, (current) => {
       const { decision, seq, now } = this.decideNext(current, { type: "close" });
       return this.adminDecided(current, decision, seq, now, "resource.close", input);
     });
   }
 
-  reopen(input: Caller): CommandReply {
+  reopen(input: Caller): Promise<CommandReply> {
     return this.commit(input, (current) => {
       const { decision, seq, now } = this.decideNext(current, { type: "reopen" });
       return this.adminDecided(current, decision, seq, now, "resource.reopen", input);
@@ -202,11 +209,11 @@ export class ResourceObject extends DurableObject<Env> {
   }
 
   /** Joins the waiting list; the same client joining again gets its entry back (200). */
-  join(input: JoinInput): CommandReply {
+  join(input: JoinInput): Promise<CommandReply> {
     return this.commit(input, (current) => this.desk.join(current, input, this.serverTime(current)));
   }
 
-  leave(input: Caller & { entryId: string }): CommandReply {
+  leave(input: Caller & { entryId: string }): Promise<CommandReply> {
     return this.commit(input, (current) => this.desk.leave(current, input, this.serverTime(current)));
   }
 
@@ -305,7 +312,18 @@ export class ResourceObject extends DurableObject<Env> {
   // ---- the commit pipeline -------------------------------------------------
 
   /**
-   * Runs a command in one transaction and records its decision: the timeline
+   * Queues a command for the next group (group-commit.ts); see `decideCommand`.
+   */
+  private commit(
+    caller: Caller,
+    run: (current: Sequenced) => Decided | Reply,
+    { needsResource } = { needsResource: true },
+  ): Promise<CommandReply> {
+    return this.groupCommit.submit(() => this.decideCommand(caller, run, needsResource));
+  }
+
+  /**
+   * Runs a command inside the group's transaction and records its decision: the timeline
    * entry, the resource row and, under an `Idempotency-Key`, the first reply in
    * that same entry. A retry with the same key and fingerprint gets the stored
    * reply, one with another fingerprint gets 422, so a key never decides twice.
@@ -313,35 +331,36 @@ export class ResourceObject extends DurableObject<Env> {
    * waiting list hears of any room the command freed. A command answered
    * without a decision (404, 409 RESOURCE_EXISTS, 412) records nothing.
    */
-  private commit(
+  private decideCommand(
     caller: Caller,
     run: (current: Sequenced) => Decided | Reply,
-    { needsResource } = { needsResource: true },
+    needsResource: boolean,
   ): CommandReply {
     const { idempotency, requestId } = caller;
-    return this.transact(() => {
-      const stored = idempotency ? this.store.findReply(idempotency.key) : null;
-      if (stored && idempotency) {
-        if (stored.fingerprint !== idempotency.fingerprint) {
-          const message = "This Idempotency-Key was used with a different request.";
-          return { ...errorReply("IDEMPOTENCY_KEY_REUSED", message, requestId), replayed: false };
-        }
-        const { fingerprint: _, ...reply } = stored;
-        return { ...reply, replayed: true };
+    const stored = idempotency ? this.store.findReply(idempotency.key) : null;
+    if (stored && idempotency) {
+      if (stored.fingerprint !== idempotency.fingerprint) {
+        const message = "This Idempotency-Key was used with a different request.";
+        return { ...errorReply("IDEMPOTENCY_KEY_REUSED", message, requestId), replayed: false };
       }
-      this.expireDue();
-      const current = this.working;
-      const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
-      if (!("entry" in result)) return { ...result, replayed: false };
-      // Real time, not the injectable clock: this measures, it does not decide.
-      if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
-      this.record(result, idempotency && { ...idempotency, ...result.reply });
-      this.notifyWaiting();
-      return { ...result.reply, replayed: false };
-    });
+      const { fingerprint: _, ...reply } = stored;
+      return { ...reply, replayed: true };
+    }
+    this.expireDue();
+    const current = this.working;
+    const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
+    if (!("entry" in result)) return { ...result, replayed: false };
+    // Real time, not the injectable clock: this measures, it does not decide.
+    if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
+    this.record(result, idempotency && { ...idempotency, ...result.reply });
+    this.notifyWaiting();
+    return { ...result.reply, replayed: false };
   }
 
-  private reservationCommand(action: ReservationAction, input: Caller & { reservationId: string }): CommandReply {
+  private reservationCommand(
+    action: ReservationAction,
+    input: Caller & { reservationId: string },
+  ): Promise<CommandReply> {
     return this.commit(input, (current) => {
       const found = this.store.getReservation(input.reservationId, current.state.id);
       if (!found) return errorReply("NOT_FOUND", "Reservation not found.", input.requestId);
@@ -407,7 +426,7 @@ export class ResourceObject extends DurableObject<Env> {
   /** Writes a decision inside the running transaction and moves the working state on. */
   private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[1]): void {
     this.store.appendTimeline(d.entry, remembered);
-    logDecision(d.next.state.id, d.entry);
+    this.unlogged.push(d.entry);
     if (d.write === "whole") this.store.saveResource(d.next);
     else this.store.saveCounters(d.next);
     this.working = d.next;
@@ -420,6 +439,7 @@ export class ResourceObject extends DurableObject<Env> {
    */
   private transact<T>(fn: () => T): T {
     this.working = this.current;
+    this.unlogged = [];
     let result: T;
     try {
       result = this.ctx.storage.transactionSync(fn);
@@ -427,6 +447,9 @@ export class ResourceObject extends DurableObject<Env> {
       this.loadDerived();
       throw err;
     }
+    // Only decisions that committed are logged: a rolled-back group is decided again.
+    for (const entry of this.unlogged) logDecision(this.working?.state.id ?? "", entry);
+    this.unlogged = [];
     if (this.working !== this.current) {
       this.current = this.working;
       this.scheduleAlarm(Date.now() + DRAIN_DELAY_MS);
