@@ -1,9 +1,10 @@
 /**
- * The alarm's outbox work, in order: timeline entries to D1 history, the
- * availability snapshot to KV (at most once per second, KV's limit), and
- * webhooks. Never on the commit path: commits go on while this awaits, and a
- * slow or failing dependency only delays its own step. A failure leaves the
- * rows where they are and retries with exponential backoff and jitter.
+ * The outbox work, run by a timer after commits and by the backstop alarm
+ * (drainer.ts), in order: timeline entries to D1 history, the availability
+ * snapshot to KV (at most once per second, KV's limit), and webhooks. Never
+ * on the commit path: commits go on while this awaits, and a slow or failing
+ * dependency only delays its own step. A failure leaves the rows where they
+ * are and retries with exponential backoff and jitter.
  */
 import type { Config } from "../config";
 import type { Json } from "../domain/resource";
@@ -33,16 +34,34 @@ export interface AlarmHost {
   waitingListLength: () => number;
   /** Records a decision that no client asked for, e.g. a dead-lettered webhook. */
   recordNote: (type: string, reason: string, detail: Record<string, Json>) => void;
+  /** The outbox cursors, kept in memory by the object; a round moves them on. */
+  outbox: OutboxState;
+  /** Records the cursors: `now` in the running transaction, else with the object's next commit. */
+  saveOutbox: (now: boolean) => void;
+  /** Comes back at `at` (epoch ms; null: no work left) and at the next hold expiry; called inside a transaction. */
+  wakeAt: (at: number | null) => void;
 }
 
-/** Does one round of outbox work; returns when the alarm should fire next (epoch ms), or null. */
-export async function runAlarm(o: AlarmHost): Promise<number | null> {
-  const outbox = o.store.outboxState();
-  const [historyAt, webhooksAt] = await Promise.all([drainHistory(o, outbox), deliverWebhooks(o, outbox)]);
+/**
+ * Does one round of outbox work, then records its progress and the next
+ * wake-up in one transaction. Every SQLite commit costs a disk sync (and in
+ * production a round trip to replicas), and with many lightly used resources
+ * (one or two decisions per round) a commit per round would outnumber the
+ * decisions' own, so the cursors are saved at once only when webhooks were sent
+ * (a crash must not send them again); otherwise they ride along with the next
+ * commit (`saveOutbox`). Rows sent again after a crash are upserts: harmless.
+ */
+export async function runOutboxRound(o: AlarmHost): Promise<void> {
+  const outbox = o.outbox;
+  const before = { ...outbox };
+  const [historyAt, webhooks] = await Promise.all([drainHistory(o, outbox), deliverWebhooks(o, outbox)]);
   const kvAt = await refreshAvailability(o, outbox);
-  o.storage.transactionSync(() => o.store.saveOutboxState(outbox));
-  const times = [historyAt, webhooksAt, kvAt].filter((t): t is number => t !== null);
-  return times.length ? Math.min(...times) : null;
+  const times = [historyAt, webhooks.at, kvAt].filter((t): t is number => t !== null);
+  const changed = (Object.keys(before) as (keyof OutboxState)[]).some((k) => before[k] !== outbox[k]);
+  o.storage.transactionSync(() => {
+    if (changed) o.saveOutbox(webhooks.attempted);
+    o.wakeAt(times.length ? Math.min(...times) : null);
+  });
 }
 
 async function drainHistory(o: AlarmHost, outbox: OutboxState): Promise<number | null> {
@@ -54,14 +73,13 @@ async function drainHistory(o: AlarmHost, outbox: OutboxState): Promise<number |
       const state = (o.current() as Sequenced).state;
       await drainToHistory(o.bindings.db, o.store, state, o.waitingListLength(), entries, o.clock());
       outbox.drainedSeq = last.seq;
-      o.storage.transactionSync(() => o.store.saveOutboxState(outbox));
     }
     outbox.failures = 0;
     return (o.current()?.lastSeq ?? 0) > outbox.drainedSeq ? Date.now() + AGAIN_MS : null;
   } catch (err) {
     outbox.failures += 1;
     const retryIn = backoff(outbox.failures);
-    logWarn(o, "history drain failed", err, { failures: outbox.failures, retry_in_ms: retryIn });
+    logWarn("history drain failed", o.current()?.state.id, err, { failures: outbox.failures, retry_in_ms: retryIn });
     return Date.now() + retryIn;
   }
 }
@@ -77,7 +95,7 @@ async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<n
     outbox.kvWrittenAt = Date.now();
     return null;
   } catch (err) {
-    logWarn(o, "availability refresh failed", err);
+    logWarn("availability refresh failed", o.current()?.state.id, err);
     return Date.now() + KV_WRITE_INTERVAL_MS;
   }
 }
@@ -87,7 +105,7 @@ async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<n
  * retry row with its next attempt time; a retry that fails its last attempt
  * is dead-lettered: recorded in the timeline (and so in D1 history).
  */
-async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<number | null> {
+async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<{ at: number | null; attempted: boolean }> {
   const settings = o.settings;
   const retries = new RetryStore(o.storage.sql);
   const resourceId = o.current()?.state.id ?? "";
@@ -120,20 +138,21 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
   ]);
 
   const deadLetters: { seq: number; url: string; attempts: number; error: string }[] = [];
-  o.storage.transactionSync(() => {
-    fresh.forEach((d, i) => {
-      const error = freshResults[i];
-      if (error) retries.add(d.seq, d.url, 1, o.clock() + backoff(1), error);
+  if (fresh.length + due.length > 0)
+    o.storage.transactionSync(() => {
+      fresh.forEach((d, i) => {
+        const error = freshResults[i];
+        if (error) retries.add(d.seq, d.url, 1, o.clock() + backoff(1), error);
+      });
+      due.forEach((r, i) => {
+        const error = dueResults[i];
+        if (!error) retries.remove(r.id);
+        else if (r.attempts + 1 >= settings.WEBHOOK_MAX_ATTEMPTS) {
+          retries.remove(r.id);
+          deadLetters.push({ seq: r.seq, url: r.url, attempts: r.attempts + 1, error });
+        } else retries.reschedule(r.id, r.attempts + 1, o.clock() + backoff(r.attempts + 1), error);
+      });
     });
-    due.forEach((r, i) => {
-      const error = dueResults[i];
-      if (!error) retries.remove(r.id);
-      else if (r.attempts + 1 >= settings.WEBHOOK_MAX_ATTEMPTS) {
-        retries.remove(r.id);
-        deadLetters.push({ seq: r.seq, url: r.url, attempts: r.attempts + 1, error });
-      } else retries.reschedule(r.id, r.attempts + 1, o.clock() + backoff(r.attempts + 1), error);
-    });
-  });
   outbox.webhookSeq = scanned;
   for (const d of deadLetters) {
     o.recordNote("webhook.dead_letter", `gave up after ${d.attempts} attempts: ${d.error}`, {
@@ -146,8 +165,9 @@ async function deliverWebhooks(o: AlarmHost, outbox: OutboxState): Promise<numbe
   }
   const behind = (o.current()?.lastSeq ?? 0) > outbox.webhookSeq;
   const next = retries.nextAt();
-  if (behind) return Date.now() + AGAIN_MS;
-  return next === null ? null : Date.now() + Math.max(0, next - o.clock());
+  const attempted = fresh.length + due.length > 0;
+  if (behind) return { at: Date.now() + AGAIN_MS, attempted };
+  return { at: next === null ? null : Date.now() + Math.max(0, next - o.clock()), attempted };
 }
 
 /** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes. */
@@ -156,8 +176,12 @@ export function backoff(failures: number): number {
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
-function logWarn(o: AlarmHost, msg: string, err: unknown, extra: Record<string, unknown> = {}): void {
-  console.warn(
-    JSON.stringify({ level: "warn", msg, resource_id: o.current()?.state.id, error: String(err), ...extra }),
-  );
+/** One JSON warning line about a resource's background work (it is retried, so not an error). */
+export function logWarn(
+  msg: string,
+  resourceId: string | undefined,
+  err: unknown,
+  extra: Record<string, unknown> = {},
+): void {
+  console.warn(JSON.stringify({ level: "warn", msg, resource_id: resourceId, error: String(err), ...extra }));
 }

@@ -13,7 +13,7 @@ import {
 } from "../domain/resource";
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
 import { type Availability, availabilityOf } from "../storage/availability-cache";
-import { runAlarm } from "./alarm";
+import { logWarn, runOutboxRound } from "./alarm";
 import {
   type Caller,
   type Cause,
@@ -27,14 +27,21 @@ import {
   type ReserveInput,
   type TimelinePage,
 } from "./commands";
+import { Drainer, TIMER_LIMIT_MS } from "./drainer";
 import { GroupCommit } from "./group-commit";
 import { migrate, schemaVersion } from "./schema";
-import { ResourceStore, type Sequenced, type TimelineEntry } from "./store";
+import { type OutboxState, ResourceStore, type Sequenced, type TimelineEntry } from "./store";
 import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
 
-/** How soon after a commit the alarm drains the outbox: batches bursts, keeps history lag well under 2 s. */
+/** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
+/**
+ * The durable backstop: while work is pending, an alarm is set at most this
+ * far ahead, so an object evicted before its timer fired still drains. Set
+ * once per window, not per commit: an alarm costs storage writes of its own.
+ */
+export const BACKSTOP_MS = 30_000;
 
 /** Holds expired per pass; the next command or alarm continues with the rest. */
 const EXPIRY_BATCH = 500;
@@ -68,6 +75,13 @@ export class ResourceObject extends DurableObject<Env> {
   private nextExpiry: number | null = null;
   /** When the pending alarm fires (epoch ms), or null. */
   private alarmAt: number | null = null;
+  private readonly drainer: Drainer;
+  /** The outbox cursors, loaded once; see `saveOutbox`. */
+  private outbox: OutboxState | null = null;
+  /** True when `outbox` moved on since it was last written. */
+  private outboxUnsaved = false;
+  /** True while the alarm runs: its rounds save their cursors at once, it being the backstop. */
+  private inAlarm = false;
   /** Decisions of the running transaction, logged only once it has committed. */
   private unlogged: TimelineEntry[] = [];
 
@@ -77,6 +91,10 @@ export class ResourceObject extends DurableObject<Env> {
     this.store = new ResourceStore(ctx.storage.sql);
     this.desk = new WaitingDesk(new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? ""));
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
+    this.drainer = new Drainer(
+      () => this.drainRound(),
+      (err) => logWarn("drain failed, the backstop alarm retries", this.current?.state.id, err),
+    );
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
       // id must not leave a database behind. `create` applies the schema.
@@ -85,8 +103,8 @@ export class ResourceObject extends DurableObject<Env> {
       this.current = this.store.loadResource();
       this.loadDerived();
       this.alarmAt = await ctx.storage.getAlarm();
-      // Work left by a previous life of this object (crash, eviction): the alarm picks it up.
-      if (this.current) this.scheduleAlarm(Date.now());
+      // Work left by a previous life of this object (crash, eviction): drain it now.
+      if (this.current && !this.outboxCaughtUp()) this.drainer.drainAt(Date.now());
     });
   }
 
@@ -255,13 +273,13 @@ export class ResourceObject extends DurableObject<Env> {
 
   /** How many timeline entries have not reached D1 yet. */
   outboxBacklog(): number {
-    return this.current ? this.current.lastSeq - this.store.outboxState().drainedSeq : 0;
+    return this.current ? this.current.lastSeq - this.outboxCursors().drainedSeq : 0;
   }
 
   /** True when D1, KV and webhook delivery have seen every decision (retries may still be pending). */
   outboxCaughtUp(): boolean {
     if (!this.current) return true;
-    const o = this.store.outboxState();
+    const o = this.outboxCursors();
     const last = this.current.lastSeq;
     return o.drainedSeq === last && o.webhookSeq === last && o.kvVersion === this.current.state.version;
   }
@@ -269,25 +287,69 @@ export class ResourceObject extends DurableObject<Env> {
   // ---- background work -----------------------------------------------------
 
   /**
-   * Expires due holds and notifies the waiting list, then drains the outbox
-   * to D1, KV and webhook receivers (see alarm.ts). Alarms may fire more than
-   * once: every step is idempotent.
+   * The durable wake-up: expires due holds, notifies the waiting list and
+   * drains whatever a timer did not (after an eviction or a failure). Alarms
+   * may fire more than once: every step is idempotent.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     if (!this.current) return;
     this.processDue(true);
-    const nextAt = await runAlarm({
+    this.inAlarm = true;
+    try {
+      await this.drainer.drain();
+    } finally {
+      this.inAlarm = false;
+    }
+  }
+
+  /** One round of outbox work: D1, KV and webhook receivers (see alarm.ts). */
+  private drainRound(): Promise<void> {
+    return runOutboxRound({
       storage: this.ctx.storage,
       store: this.store,
       settings: config(this.env),
       bindings: this.bindings,
       clock: this.clock,
       current: () => this.current,
+      outbox: this.outboxCursors(),
+      saveOutbox: (now) => this.saveOutbox(now),
       waitingListLength: () => this.desk.length,
       recordNote: (type, reason, detail) => this.recordNote(type, reason, detail),
+      wakeAt: (at) => this.wakeAt(at),
     });
-    if (nextAt !== null) this.scheduleAlarm(nextAt);
+  }
+
+  private outboxCursors(): OutboxState {
+    this.outbox ??= this.store.outboxState();
+    return this.outbox;
+  }
+
+  /**
+   * Records the outbox cursors. `now` (or a round run by the alarm) writes
+   * them in the running transaction; otherwise they ride along with the next
+   * commit or the backstop alarm's round: a timer's drain makes no commit of its own. After a crash the unsaved
+   * rounds are sent again, which the idempotent upserts make harmless.
+   */
+  private saveOutbox(now: boolean): void {
+    if (!now && !this.inAlarm) {
+      this.outboxUnsaved = true;
+      return;
+    }
+    this.store.saveOutboxState(this.outboxCursors());
+    this.outboxUnsaved = false;
+  }
+
+  /**
+   * After a drain round: comes back at `at` (a timer when soon, else the
+   * alarm), keeps the backstop alarm while work is pending, and wakes for the
+   * next hold expiry. Called inside a transaction, so alarm writes join its commit.
+   */
+  private wakeAt(at: number | null): void {
+    if (at !== null) {
+      this.drainer.drainAt(at);
+      this.scheduleAlarm(at - Date.now() > TIMER_LIMIT_MS ? at : Date.now() + BACKSTOP_MS);
+    }
     if (this.nextExpiry !== null) this.scheduleAlarm(this.nextExpiry);
   }
 
@@ -440,20 +502,29 @@ export class ResourceObject extends DurableObject<Env> {
   private transact<T>(fn: () => T): T {
     this.working = this.current;
     this.unlogged = [];
+    const [alarmAt, outboxUnsaved] = [this.alarmAt, this.outboxUnsaved];
     let result: T;
     try {
-      result = this.ctx.storage.transactionSync(fn);
+      result = this.ctx.storage.transactionSync(() => {
+        const value = fn();
+        if (this.working !== this.current) {
+          // The backstop alarm and the drain's cursors join this commit rather than making their own.
+          this.scheduleAlarm(Date.now() + BACKSTOP_MS);
+          if (this.outboxUnsaved) this.saveOutbox(true);
+        }
+        return value;
+      });
     } catch (err) {
+      // The alarm and cursor writes rolled back with the rest.
+      [this.alarmAt, this.outboxUnsaved] = [alarmAt, outboxUnsaved];
       this.loadDerived();
       throw err;
     }
     // Only decisions that committed are logged: a rolled-back group is decided again.
     for (const entry of this.unlogged) logDecision(this.working?.state.id ?? "", entry);
     this.unlogged = [];
-    if (this.working !== this.current) {
-      this.current = this.working;
-      this.scheduleAlarm(Date.now() + DRAIN_DELAY_MS);
-    }
+    if (this.working !== this.current) this.drainer.drainAt(Date.now() + DRAIN_DELAY_MS);
+    this.current = this.working;
     return result;
   }
 
