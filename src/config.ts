@@ -8,6 +8,8 @@ import { z } from "zod";
 const ConfigSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   AVAILABILITY_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(60),
+  /** How long a Worker isolate reuses what KV answered for an id before asking KV again; 0: every read asks KV. */
+  AVAILABILITY_ISOLATE_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   /** How long a hold lasts when a resource is created without `hold_ttl_seconds`. */
   DEFAULT_HOLD_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
   /** A KV availability read slower than this is treated as a miss and answered by the object. */

@@ -19,6 +19,7 @@ availability.get("/", async (c) => {
   const ids = query.resource_ids ?? [query.resource_id as string];
   const found = await readAvailability(c.env.AVAILABILITY, ids, {
     ttlSeconds: ttl,
+    isolateCacheMs: settings.AVAILABILITY_ISOLATE_CACHE_MS,
     kvTimeoutMs: settings.KV_READ_TIMEOUT_MS,
     fresh: (id) => resourceStub(c.env, id).availability(),
     background: (work) => c.executionCtx.waitUntil(work),

@@ -45,12 +45,21 @@ export function putAvailability(kv: KVNamespace, value: Availability, ttlSeconds
 }
 
 /**
- * A per-isolate copy of what KV answered, kept for ISOLATE_CACHE_MS: hot
- * availability is then served without a KV round trip per request. It adds at
- * most that much to the staleness API.md allows (the KV TTL).
+ * A per-isolate copy of what KV answered, fresh for `isolateCacheMs`
+ * (AVAILABILITY_ISOLATE_CACHE_MS): hot availability is then served without a
+ * KV round trip per request. Once stale, one request refreshes an id while
+ * the isolate's other requests keep the stale copy, for at most the KV read
+ * timeout more: a burst on a popular id costs one KV read, not one per
+ * request in flight. (Requests cannot share a promise in Workers: I/O belongs
+ * to the request that started it.)
  */
-export const ISOLATE_CACHE_MS = 1000;
-const isolateCache = new Map<string, { value: CachedAvailability; at: number }>();
+interface Remembered {
+  value: CachedAvailability;
+  at: number;
+  /** When a request set out to refresh this copy; null when none is on it. */
+  refreshingSince: number | null;
+}
+const isolateCache = new Map<string, Remembered>();
 const ISOLATE_CACHE_MAX = 10_000;
 
 /** Forgets what this isolate remembers of an id (e.g. a negative entry, once the resource exists). */
@@ -60,7 +69,17 @@ export function forgetAvailability(resourceId: string): void {
 
 function remember(resourceId: string, value: CachedAvailability, now: number): void {
   if (isolateCache.size >= ISOLATE_CACHE_MAX) isolateCache.clear(); // bounded memory, not an LRU: misses are cheap
-  isolateCache.set(resourceId, { value, at: now });
+  isolateCache.set(resourceId, { value, at: now, refreshingSince: null });
+}
+
+/** This isolate's copy of an id if it may be served now; otherwise undefined, and the caller refreshes it. */
+function rememberedCopy(resourceId: string, now: number, o: ReadOptions): CachedAvailability | undefined {
+  const copy = isolateCache.get(resourceId);
+  if (!copy || o.isolateCacheMs === 0) return undefined;
+  if (now - copy.at < o.isolateCacheMs) return copy.value;
+  if (copy.refreshingSince !== null && now - copy.refreshingSince < o.kvTimeoutMs) return copy.value;
+  copy.refreshingSince = now;
+  return undefined;
 }
 
 export interface Lookup {
@@ -71,6 +90,8 @@ export interface Lookup {
 
 export interface ReadOptions {
   ttlSeconds: number;
+  /** How long this isolate's copy of an answer stays fresh; 0 reads KV every time. */
+  isolateCacheMs: number;
   /** A KV read slower than this counts as a miss (see kvRead). */
   kvTimeoutMs: number;
   /** The truth for one id, from its object; null when no such resource exists. */
@@ -87,8 +108,8 @@ export async function readAvailability(kv: KVNamespace, ids: string[], options: 
   const now = Date.now();
   const local = new Map<string, CachedAvailability>();
   for (const id of ids) {
-    const hit = isolateCache.get(id);
-    if (hit && now - hit.at < ISOLATE_CACHE_MS) local.set(id, hit.value);
+    const copy = rememberedCopy(id, now, options);
+    if (copy) local.set(id, copy);
   }
   const remote = ids.filter((id) => !local.has(id));
   const cached = remote.length > 0 ? await kvRead(kv, remote, options.kvTimeoutMs) : new Map<string, string | null>();

@@ -84,6 +84,65 @@ describe("GET /availability", () => {
   });
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The real namespace, whose `get` waits `delayMs` first; counts the reads. */
+function countedKv(delayMs = 0) {
+  const reads = { get: 0 };
+  const kv = new Proxy(env.AVAILABILITY, {
+    get(target, prop) {
+      const real = Reflect.get(target, prop);
+      if (prop !== "get") return typeof real === "function" ? real.bind(target) : real;
+      return async (...args: unknown[]) => {
+        reads.get += 1;
+        await sleep(delayMs);
+        return (real as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
+  return { kv, reads };
+}
+
+describe("GET /availability and this isolate's copy", () => {
+  const read = (id: string, kv: KVNamespace, isolateMs: string) =>
+    call("GET", `/availability?resource_id=${id}`, {
+      auth: null,
+      env: { AVAILABILITY: kv, AVAILABILITY_ISOLATE_CACHE_MS: isolateMs } as Partial<Env>,
+    });
+
+  it("reuses a fresh copy without reading KV, and reads KV again once it is stale", async () => {
+    const { id } = (await createResource({ capacity: 5 })) as { id: string };
+    const { kv, reads } = countedKv();
+    expect((await read(id, kv, "200")).status).toBe(200);
+    const first = reads.get;
+    expect(first).toBe(1);
+    for (let i = 0; i < 5; i++) expect((await read(id, kv, "200")).headers.get("X-Cache-Status")).toBe("HIT");
+    expect(reads.get).toBe(first);
+    await sleep(250);
+    await read(id, kv, "200");
+    expect(reads.get).toBe(first + 1);
+  });
+
+  it("lets one request refresh a stale copy while a burst is served the stale one: one KV read", async () => {
+    const { id } = (await createResource({ capacity: 5 })) as { id: string };
+    const { kv, reads } = countedKv(150);
+    await read(id, kv, "50");
+    await sleep(80);
+    const before = reads.get;
+    const burst = await Promise.all(Array.from({ length: 10 }, () => read(id, kv, "50")));
+    expect(burst.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(burst.map((r) => r.headers.get("X-Cache-Status"))).toEqual(Array(10).fill("HIT"));
+    expect(reads.get - before).toBe(1);
+  });
+
+  it("reads KV every time when the isolate cache is off (0)", async () => {
+    const { id } = (await createResource({ capacity: 5 })) as { id: string };
+    const { kv, reads } = countedKv();
+    for (let i = 0; i < 4; i++) await read(id, kv, "0");
+    expect(reads.get).toBe(4);
+  });
+});
+
 describe("GET /availability when KV fails", () => {
   it("falls back to the Durable Object", async () => {
     const resource = await createResource({ capacity: 4 });
