@@ -29,7 +29,7 @@ import {
 } from "./commands";
 import { Drainer, TIMER_LIMIT_MS } from "./drainer";
 import { GroupCommit } from "./group-commit";
-import { migrate, schemaVersion } from "./schema";
+import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "./schema";
 import { type OutboxState, ResourceStore, type Sequenced, type TimelineEntry } from "./store";
 import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
@@ -98,8 +98,10 @@ export class ResourceObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
       // id must not leave a database behind. `create` applies the schema.
-      if (schemaVersion(ctx.storage.sql) === 0) return;
-      ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
+      const version = schemaVersion(ctx.storage.sql);
+      if (version === 0) return;
+      // Objects wake often (an idle one is evicted after seconds): an up-to-date schema costs no transaction.
+      if (version < LATEST_SCHEMA_VERSION) ctx.storage.transactionSync(() => migrate(ctx.storage.sql));
       this.current = this.store.loadResource();
       this.loadDerived();
       this.alarmAt = await ctx.storage.getAlarm();
