@@ -93,6 +93,7 @@ export class ResourceObject extends DurableObject<Env> {
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
     this.drainer = new Drainer(
       () => this.drainRound(),
+      () => this.settle(),
       (err) => logWarn("drain failed, the backstop alarm retries", this.current?.state.id, err),
     );
     ctx.blockConcurrencyWhile(async () => {
@@ -351,8 +352,24 @@ export class ResourceObject extends DurableObject<Env> {
     if (at !== null) {
       this.drainer.drainAt(at);
       this.scheduleAlarm(at - Date.now() > TIMER_LIMIT_MS ? at : Date.now() + BACKSTOP_MS);
-    }
+    } else if (!this.inAlarm) this.drainer.settleWhenQuiet();
     if (this.nextExpiry !== null) this.scheduleAlarm(this.nextExpiry);
+  }
+
+  /**
+   * Quiet with nothing left to drain (drainer.ts): records the cursors and
+   * drops the backstop alarm in one write. An alarm kept for a hold's expiry stays.
+   */
+  private settle(): void {
+    if (!this.current || !this.outboxCaughtUp()) return;
+    const dropAlarm = this.alarmAt !== null && this.nextExpiry === null;
+    if (!dropAlarm && !this.outboxUnsaved) return;
+    this.ctx.storage.transactionSync(() => {
+      if (this.outboxUnsaved) this.store.saveOutboxState(this.outboxCursors());
+      if (dropAlarm) void this.ctx.storage.deleteAlarm();
+    });
+    this.outboxUnsaved = false;
+    if (dropAlarm) this.alarmAt = null;
   }
 
   /** Sets the alarm to fire at `at` unless one is already due sooner. */

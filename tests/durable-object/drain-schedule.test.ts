@@ -17,6 +17,17 @@ async function historyRows(resourceId: string): Promise<number> {
   return row?.n ?? -1;
 }
 
+/** Makes the object settle `ms` after its outbox drains, instead of QUIET_MS (tests do not sleep 5 s). */
+async function settleAfter(resourceId: string, ms: number): Promise<void> {
+  await runInDurableObject(objectOf(resourceId), (o) => {
+    (o as unknown as { drainer: { quietMs: number } }).drainer.quietMs = ms;
+  });
+}
+
+async function storedAlarm(resourceId: string): Promise<number | null> {
+  return runInDurableObject(objectOf(resourceId), (_o, state) => state.storage.getAlarm());
+}
+
 async function storedCursor(resourceId: string): Promise<number> {
   return runInDurableObject(objectOf(resourceId), (_o, state) => {
     return state.storage.sql.exec("SELECT drained_seq FROM outbox_state").one().drained_seq as number;
@@ -85,5 +96,39 @@ describe("when the outbox drains", () => {
     expect(await runDurableObjectAlarm(objectOf(id))).toBe(true);
     expect(await eventually(async () => (await storedCursor(id)) === 3, 2_000)).toBe(true);
     expect(await historyRows(id)).toBe(3);
+  });
+
+  it("settles a quiet object: the cursors are saved and the backstop alarm dropped, so nothing wakes it", async () => {
+    const id = (await createResource({ capacity: 10 })).id as string;
+    await settleAfter(id, 150);
+    expect((await reserve(id)).status).toBe(201);
+    expect(await eventually(async () => (await historyRows(id)) === 2, 2_000)).toBe(true);
+    expect(await eventually(async () => (await storedAlarm(id)) === null, 2_000)).toBe(true);
+    expect(await storedCursor(id)).toBe(2);
+    // The next commit arms the backstop again.
+    expect((await reserve(id)).status).toBe(201);
+    expect(await storedAlarm(id)).not.toBeNull();
+  });
+
+  it("keeps the alarm of a quiet object that holds a reservation, for its expiry", async () => {
+    const id = (await createResource({ capacity: 10 })).id as string;
+    await settleAfter(id, 150);
+    expect((await reserve(id, { hold: true })).status).toBe(201);
+    expect(await eventually(async () => (await historyRows(id)) === 2, 2_000)).toBe(true);
+    // Well past the moment it settled (150 ms after its drain), the alarm is still there.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await storedAlarm(id)).not.toBeNull();
+  });
+
+  it("does not settle while commits keep coming", async () => {
+    const id = (await createResource({ capacity: 10 })).id as string;
+    await settleAfter(id, 400);
+    for (let i = 0; i < 6; i++) {
+      expect((await reserve(id, { client_id: `c-${i}` })).status).toBe(201);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    // Each commit put off the settling; the backstop is still armed.
+    expect(await storedAlarm(id)).not.toBeNull();
+    expect(await eventually(async () => (await storedAlarm(id)) === null, 2_000)).toBe(true);
   });
 });
