@@ -33,6 +33,7 @@ import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "./schema";
 import { type OutboxState, ResourceStore, type Sequenced, type TimelineEntry } from "./store";
 import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
+import { RetryStore } from "./webhooks";
 
 /** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
@@ -108,6 +109,8 @@ export class ResourceObject extends DurableObject<Env> {
       this.alarmAt = await ctx.storage.getAlarm();
       // Work left by a previous life of this object (crash, eviction): drain it now.
       if (this.current && !this.outboxCaughtUp()) this.drainer.drainAt(Date.now());
+      // Evicted before it settled: settle now rather than be woken by the backstop with nothing to do.
+      else if (this.current && this.alarmAt !== this.nextExpiry) this.drainer.settleWhenQuiet();
     });
   }
 
@@ -353,23 +356,31 @@ export class ResourceObject extends DurableObject<Env> {
       this.drainer.drainAt(at);
       this.scheduleAlarm(at - Date.now() > TIMER_LIMIT_MS ? at : Date.now() + BACKSTOP_MS);
     } else if (!this.inAlarm) this.drainer.settleWhenQuiet();
+    else if (this.outboxUnsaved) this.saveOutbox(true); // the alarm's last round: nothing may stay unsaved
     if (this.nextExpiry !== null) this.scheduleAlarm(this.nextExpiry);
   }
 
   /**
    * Quiet with nothing left to drain (drainer.ts): records the cursors and
-   * drops the backstop alarm in one write. An alarm kept for a hold's expiry stays.
+   * moves the alarm to the next hold expiry, or drops it, in one write.
    */
   private settle(): void {
     if (!this.current || !this.outboxCaughtUp()) return;
-    const dropAlarm = this.alarmAt !== null && this.nextExpiry === null;
-    if (!dropAlarm && !this.outboxUnsaved) return;
-    this.ctx.storage.transactionSync(() => {
-      if (this.outboxUnsaved) this.store.saveOutboxState(this.outboxCursors());
-      if (dropAlarm) void this.ctx.storage.deleteAlarm();
-    });
+    if (new RetryStore(this.ctx.storage.sql).nextAt() !== null) return; // a webhook retry needs the alarm
+    const wanted = this.nextExpiry;
+    if (this.alarmAt === wanted && !this.outboxUnsaved) return;
+    try {
+      this.ctx.storage.transactionSync(() => {
+        if (this.outboxUnsaved) this.store.saveOutboxState(this.outboxCursors());
+        if (wanted === null) void this.ctx.storage.deleteAlarm();
+        else void this.ctx.storage.setAlarm(wanted);
+      });
+    } catch (err) {
+      logWarn("settling failed; the backstop alarm stays", this.current.state.id, err);
+      return;
+    }
     this.outboxUnsaved = false;
-    if (dropAlarm) this.alarmAt = null;
+    this.alarmAt = wanted;
   }
 
   /** Sets the alarm to fire at `at` unless one is already due sooner. */

@@ -48,9 +48,9 @@ export function putAvailability(kv: KVNamespace, value: Availability, ttlSeconds
  * A per-isolate copy of what KV answered, fresh for `isolateCacheMs`
  * (AVAILABILITY_ISOLATE_CACHE_MS): hot availability is then served without a
  * KV round trip per request. Once stale, one request refreshes an id while
- * the isolate's other requests keep the stale copy, for at most the KV read
- * timeout more: a burst on a popular id costs one KV read, not one per
- * request in flight. (Requests cannot share a promise in Workers: I/O belongs
+ * the isolate's other requests keep the stale copy while it does, and never
+ * longer than the KV read timeout past its freshness: a burst on a popular id
+ * costs one KV read, not one per request in flight. (Requests cannot share a promise in Workers: I/O belongs
  * to the request that started it.)
  */
 interface Remembered {
@@ -76,8 +76,11 @@ function remember(resourceId: string, value: CachedAvailability, now: number): v
 function rememberedCopy(resourceId: string, now: number, o: ReadOptions): CachedAvailability | undefined {
   const copy = isolateCache.get(resourceId);
   if (!copy || o.isolateCacheMs === 0) return undefined;
-  if (now - copy.at < o.isolateCacheMs) return copy.value;
-  if (copy.refreshingSince !== null && now - copy.refreshingSince < o.kvTimeoutMs) return copy.value;
+  const age = now - copy.at;
+  if (age < o.isolateCacheMs) return copy.value;
+  // Stale: served only while another request is refreshing it, and never past the bound (a refresh may fail).
+  const refreshing = copy.refreshingSince !== null && now - copy.refreshingSince < o.kvTimeoutMs;
+  if (refreshing && age < o.isolateCacheMs + o.kvTimeoutMs) return copy.value;
   copy.refreshingSince = now;
   return undefined;
 }
