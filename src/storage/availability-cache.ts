@@ -47,11 +47,11 @@ export function putAvailability(kv: KVNamespace, value: Availability, ttlSeconds
 /**
  * A per-isolate copy of what KV answered, fresh for `isolateCacheMs`
  * (AVAILABILITY_ISOLATE_CACHE_MS): hot availability is then served without a
- * KV round trip per request. Once stale, one request refreshes an id while
- * the isolate's other requests keep the stale copy while it does, and never
- * longer than the KV read timeout past its freshness: a burst on a popular id
- * costs one KV read, not one per request in flight. (Requests cannot share a promise in Workers: I/O belongs
- * to the request that started it.)
+ * KV round trip per request. Once stale, one request refreshes an id and the
+ * isolate's other requests keep the stale copy meanwhile, never longer than
+ * the KV read timeout past its freshness: a burst on a popular id costs one
+ * KV read, not one per request in flight. (Requests cannot share a promise in
+ * Workers: an I/O belongs to the request that started it.)
  */
 interface Remembered {
   value: CachedAvailability;
