@@ -12,6 +12,7 @@ import { admin } from "./routes/admin";
 import { availability } from "./routes/availability";
 import { reference } from "./routes/docs";
 import { ops } from "./routes/ops";
+import { reconciliation } from "./routes/reconciliation";
 import { reservations } from "./routes/reservations";
 import { resources } from "./routes/resources";
 import { waitingList } from "./routes/waiting-list";
@@ -51,6 +52,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/resources", resources);
   app.route("/reservations", reservations);
   app.route("/waiting-list", waitingList);
+  app.route("/admin/reconciliation", reconciliation);
   app.route("/admin", admin);
   app.notFound(notFound);
   app.onError(onError);

@@ -62,18 +62,53 @@ export function reserve(
 }
 
 /**
- * Runs a resource object's alarm until its outbox has caught up: D1 holds its
- * history, KV its latest snapshot and every event went to its webhooks once
- * (KV writes wait out their one-second spacing, so this may take a second).
- * Webhook retries that are not due yet may remain.
+ * Runs a resource object's alarm until its outbox has caught up (every
+ * decision sent to the history and webhook queues, KV refreshed if the
+ * resource is read; KV writes wait out their one-second spacing), then waits
+ * until the history queue's consumer has written all of it to D1.
  */
 export async function settle(resourceId: string): Promise<void> {
   const stub = env.RESOURCE_OBJECT.get(env.RESOURCE_OBJECT.idFromName(resourceId));
   for (let i = 0; i < 50; i++) {
     await runDurableObjectAlarm(stub);
     const idle = await runInDurableObject(stub, (o) => o.outboxCaughtUp());
-    if (idle) return;
+    if (idle) return historyWritten(resourceId, await runInDurableObject(stub, (o) => o.sentSeq()));
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the outbox of ${resourceId} did not settle`);
+}
+
+/** Waits until D1 holds decisions 1..lastSeq of a resource (the history queue delivers them). */
+export async function historyWritten(resourceId: string, lastSeq: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM decision_events WHERE resource_id = ? AND seq <= ?")
+      .bind(resourceId, lastSeq)
+      .first<{ n: number }>();
+    if ((row?.n ?? 0) >= lastSeq) return;
+    if (Date.now() > deadline) throw new Error(`history of ${resourceId} did not reach D1 (${row?.n}/${lastSeq})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Received {
+  event_id: string;
+  signature: string;
+  body: string;
+  answered: number;
+}
+
+/**
+ * What the test receiver (tests/support/webhook-receiver.ts) got under
+ * `name`, once it has at least `count` deliveries (the webhook queue delivers
+ * them shortly after the object queued them).
+ */
+export async function received(name: string, count = 0, timeoutMs = 20_000): Promise<Received[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await (await fetch(`https://hooks.test/__log/${name}`)).json<Received[]>();
+    if (got.length >= count) return got;
+    if (Date.now() > deadline) throw new Error(`${name} received ${got.length} of ${count} deliveries`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -148,6 +148,27 @@ const ImportFailure = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
 
+const ReconciliationRun = z.strictObject({
+  id: z.int(),
+  trigger: z.enum(["scheduled", "api"]),
+  status: z.enum(["running", "completed", "failed"]),
+  started_at: time,
+  finished_at: time.nullable(),
+  resources_checked: z.int(),
+  gaps_found: z.int(),
+  gaps_repaired: z.int(),
+  decisions_repaired: z.int().describe("Decisions that were missing from the history and were written"),
+  disagreements: z.array(
+    z.strictObject({
+      resource_id: z.string(),
+      d1_last_seq: z.int(),
+      missing: z.array(z.strictObject({ from: z.int(), to: z.int() })),
+      repaired: z.int(),
+    }),
+  ),
+  error: z.string().nullable(),
+});
+
 /** Every response body the document names, by component name. */
 export const RESPONSE_BODIES = {
   Error: ErrorBody,
@@ -173,6 +194,11 @@ export const RESPONSE_BODIES = {
   ApiKeyCreated: ApiKey.extend({ key: z.string().describe("The plaintext key, shown only in this response") }),
   ApiKeyList: z.strictObject({ items: z.array(ApiKey) }),
   Maintenance: z.strictObject({ enabled: z.boolean(), message: z.string().nullable(), updated_at: time.nullable() }),
+  ReconciliationRun,
+  ReconciliationStatus: z.strictObject({
+    last_run: ReconciliationRun.nullable(),
+    history_dead_letters_open: z.int(),
+  }),
   Analytics: json.describe("Reservations, rejections, cancellations and expired holds per day; utilization per type"),
 } satisfies Record<string, z.ZodType>;
 

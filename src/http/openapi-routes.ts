@@ -29,6 +29,7 @@ export const REQUEST_BODIES = {
   LeaveWaitingListBody: S.LeaveWaitingListBody,
   CreateApiKeyBody: S.CreateApiKeyBody,
   MaintenanceBody: S.MaintenanceBody,
+  ReconciliationBody: S.ReconciliationBody,
   EmptyBody,
 };
 
@@ -135,6 +136,11 @@ export const ROUTES: RouteDoc[] = [
     { route: "PUT /admin/maintenance", summary: "Turn maintenance mode on or off", auth: "admin",
       body: "MaintenanceBody", ok: { 200: "The new setting." }, returns: "Maintenance",
       description: "While on, every write but this one answers 503 MAINTENANCE; reads go on." },
+    { route: "GET /admin/reconciliation", summary: "The last reconciliation of the history with the objects", auth: "admin",
+      ok: { 200: "The last run (null before the first) and dead-lettered history messages not reconciled yet." }, returns: "ReconciliationStatus" },
+    { route: "POST /admin/reconciliation", summary: "Reconcile the history with the objects now", auth: "admin",
+      body: "ReconciliationBody", ok: { 200: "The run: resources checked, gaps found and repaired, disagreements." }, returns: "ReconciliationRun",
+      description: "Without `resource_ids`: every resource that received decisions since the last scheduled run (gaps), and the 1,000 most recently active (a lost tail). Gaps are re-sent from the objects; only decisions really missing count as repaired." },
     { route: "GET /admin/analytics", summary: "Reservation analytics from the history database", auth: "admin",
       query: S.AnalyticsQuery, ok: { 200: "Per day, per rejection code and per resource type." }, returns: "Analytics" },
   ]),

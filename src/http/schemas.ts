@@ -222,3 +222,10 @@ export const AnalyticsQuery = z
     message: "from must be before to",
     path: ["to"],
   });
+
+/** POST /admin/reconciliation: check every resource active since the last run, or exactly these. */
+export const ReconciliationBody = z.strictObject({
+  resource_ids: z.array(resourceId).min(1).max(1000).optional(),
+  /** A decision younger than this may still be in the history queue: it is not a lost tail yet. */
+  min_age_seconds: z.number().int().min(0).max(86_400).default(60),
+});

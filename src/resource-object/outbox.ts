@@ -1,73 +1,100 @@
 /**
- * The outbox drain: copies timeline entries that are not in D1 yet, and the
- * reservations and resource they touched, as idempotent upserts in one
- * `db.batch`. Runs from the Durable Object's alarm, never on the commit path.
- *
- * Idempotent by construction, so a retried alarm changes nothing twice:
- * decisions are keyed by (resource_id, seq) and inserted or ignored;
- * reservations and resources are replaced only by a later `updated_seq` /
- * `version`.
+ * The outbox's messages: timeline entries that have not left the object yet,
+ * with the reservations they touched and the resource's registry row, as the
+ * history queue carries them (storage/history-writer.ts writes them to D1).
+ * Runs off the commit path, from the drain.
  */
 import type { ResourceState } from "../domain/resource";
-import { bulkUpsert, fromExcluded } from "../storage/bulk-upsert";
-import { decisionEvents, reservations, resources } from "../storage/d1-schema";
+import type { HistoryMessage } from "../storage/history-writer";
 import type { ResourceStore, TimelineEntry } from "./store";
 
-/** How many timeline entries go to D1 in one batch. */
+/** How many timeline entries one drain reads at a time. */
 export const DRAIN_BATCH = 200;
-
-const KEEP_FIRST = "ON CONFLICT DO NOTHING";
-// Only what a reservation's life changes; who, what and when it was made never do.
-const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(reservations, {
-  only: ["status", "expiresAt", "cancelledAt", "expiredAt", "checkedInAt", "updatedSeq"],
-})} WHERE excluded.updated_seq > reservations.updated_seq`;
-// A newer version, or the same one with another waiting-list length (joins do not bump the version).
-const NEWER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resources, { except: ["id"] })}
-  WHERE excluded.version > resources.version OR excluded.waiting_list_length != resources.waiting_list_length`;
+/**
+ * A queue message may carry 128 KB and a `sendBatch` 256 KB in all; messages
+ * stay under this many bytes (of JSON) so a batch holds at least two.
+ */
+export const MESSAGE_BYTES = 100_000;
 
 /**
- * Writes `entries` (oldest first) and what they touched to D1, stamped with
- * `now` as their `drained_at` (a re-sent entry keeps its first stamp). Throws
- * if D1 fails; then nothing is marked.
+ * `entries` (oldest first) as history messages, split so that none exceeds
+ * MESSAGE_BYTES. Each message repeats the registry row: a message delivered
+ * alone is complete.
  */
-export async function drainToHistory(
-  db: D1Database,
+export function historyMessages(
   store: ResourceStore,
   state: ResourceState,
+  lastSeq: number,
   waitingListLength: number,
   entries: TimelineEntry[],
-  now: number,
-): Promise<void> {
-  const events = entries.map((e) => ({
-    resourceId: state.id,
-    seq: e.seq,
-    serverTimestamp: e.serverTimestamp,
-    type: e.type,
-    requestId: e.requestId,
-    clientId: e.clientId,
-    quantity: e.quantity,
-    outcome: e.outcome,
-    code: e.code,
-    reason: e.reason,
-    detail: JSON.stringify(e.detail),
-    versionBefore: e.versionBefore,
-    versionAfter: e.versionAfter,
-    rulesVersion: e.rulesVersion,
-    reservationId: typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null,
-    reservationStatus: typeof e.detail.status === "string" ? e.detail.status : null,
-    latencyMs: e.latencyMs,
-    drainedAt: now,
-  }));
+): HistoryMessage[] {
+  const resource = {
+    ...state,
+    waitingListLength,
+    metadata: JSON.stringify(state.metadata),
+    lastSeq,
+  };
   const touched = [
     ...new Set(entries.flatMap((e) => (typeof e.detail.reservation_id === "string" ? [e.detail.reservation_id] : []))),
   ];
-  const latest = store
-    .reservationsForHistory(touched, state.id)
-    .map((r) => ({ ...r, metadata: JSON.stringify(r.metadata) }));
-  const registry = { ...state, waitingListLength, metadata: JSON.stringify(state.metadata) };
-  await db.batch([
-    ...bulkUpsert(db, resources, [registry], NEWER_RESOURCE_WINS),
-    ...bulkUpsert(db, decisionEvents, events, KEEP_FIRST),
-    ...bulkUpsert(db, reservations, latest, LATER_RESERVATION_WINS),
-  ]);
+  const reservations = new Map(
+    store
+      .reservationsForHistory(touched, state.id)
+      .map((r) => [r.id, { ...r, metadata: JSON.stringify(r.metadata) }] as const),
+  );
+  const messages: HistoryMessage[] = [];
+  let current: HistoryMessage = { resource, decisions: [], reservations: [] };
+  let bytes = JSON.stringify(resource).length;
+  for (const e of entries) {
+    const reservationId = typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null;
+    const decision = {
+      resourceId: state.id,
+      seq: e.seq,
+      serverTimestamp: e.serverTimestamp,
+      type: e.type,
+      requestId: e.requestId,
+      clientId: e.clientId,
+      quantity: e.quantity,
+      outcome: e.outcome,
+      code: e.code,
+      reason: e.reason,
+      detail: JSON.stringify(e.detail),
+      versionBefore: e.versionBefore,
+      versionAfter: e.versionAfter,
+      rulesVersion: e.rulesVersion,
+      reservationId,
+      reservationStatus: typeof e.detail.status === "string" ? e.detail.status : null,
+      latencyMs: e.latencyMs,
+    };
+    const reservation = reservationId ? reservations.get(reservationId) : undefined;
+    const size = JSON.stringify(decision).length + (reservation ? JSON.stringify(reservation).length : 0);
+    if (current.decisions.length > 0 && bytes + size > MESSAGE_BYTES) {
+      messages.push(current);
+      current = { resource, decisions: [], reservations: [] };
+      bytes = JSON.stringify(resource).length;
+    }
+    current.decisions.push(decision);
+    if (reservation && !current.reservations.includes(reservation)) current.reservations.push(reservation);
+    bytes += size;
+  }
+  if (current.decisions.length > 0) messages.push(current);
+  return messages;
+}
+
+/** `messages` grouped for `sendBatch`: at most 100 messages and about 240 KB per call. */
+export function sendBatches<T>(messages: T[], sizeOf: (m: T) => number): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = sizeOf(m);
+    if (batch.length > 0 && (batch.length === 100 || bytes + size > 240_000)) {
+      batches.push(batch);
+      [batch, bytes] = [[], 0];
+    }
+    batch.push(m);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }

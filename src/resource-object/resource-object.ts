@@ -12,8 +12,14 @@ import {
   type RulesPatch,
 } from "../domain/resource";
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
-import { type Availability, availabilityOf } from "../storage/availability-cache";
-import { logWarn, runOutboxRound } from "./alarm";
+import {
+  type Availability,
+  availabilityKey,
+  availabilityOf,
+  NEGATIVE_TTL_SECONDS,
+} from "../storage/availability-cache";
+import type { HistoryMessage } from "../storage/history-writer";
+import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
 import {
   type Caller,
   type Cause,
@@ -29,11 +35,11 @@ import {
 } from "./commands";
 import { Drainer, TIMER_LIMIT_MS } from "./drainer";
 import { GroupCommit } from "./group-commit";
+import { historyMessages } from "./outbox";
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "./schema";
 import { type OutboxState, ResourceStore, type Sequenced, type TimelineEntry } from "./store";
 import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
-import { RetryStore } from "./webhooks";
 
 /** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
@@ -46,6 +52,8 @@ export const BACKSTOP_MS = 30_000;
 
 /** Holds expired per pass; the next command or alarm continues with the rest. */
 const EXPIRY_BATCH = 500;
+/** Decisions per `historyAfter` answer (the reconciler asks again for more). */
+const HISTORY_PAGE = 1000;
 
 /**
  * One resource's single source of truth. Every command runs to completion
@@ -61,8 +69,8 @@ const EXPIRY_BATCH = 500;
 export class ResourceObject extends DurableObject<Env> {
   /** The one clock (epoch ms). Tests replace it to move time without sleeping. */
   clock: () => number = () => Date.now();
-  /** The bindings the alarm writes to; tests wrap them to inject faults. */
-  bindings: { db: D1Database; kv: KVNamespace; fetch: typeof fetch };
+  /** Where the outbox goes; tests wrap them to inject faults. */
+  bindings: OutboxBindings;
   /** Decides the commands that arrive together in one transaction. */
   readonly groupCommit: GroupCommit<CommandReply>;
 
@@ -88,7 +96,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.bindings = { db: env.DB, kv: env.AVAILABILITY, fetch: (input, init) => fetch(input, init) };
+    this.bindings = { history: env.HISTORY_QUEUE, webhooks: env.WEBHOOK_QUEUE, kv: env.AVAILABILITY };
     this.store = new ResourceStore(ctx.storage.sql);
     this.desk = new WaitingDesk(new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? ""));
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
@@ -253,10 +261,33 @@ export class ResourceObject extends DurableObject<Env> {
     return this.current ? { state: this.current.state, waitingListLength: this.desk.length } : null;
   }
 
-  /** The current availability snapshot, for a KV miss. */
+  /** The current availability snapshot. */
   availability(): Availability | null {
     this.processDue();
     return this.current ? availabilityOf(this.current.state, this.clock()) : null;
+  }
+
+  /**
+   * The availability snapshot for a read that missed KV. Only the object
+   * writes KV, so a late write can never replace a newer snapshot: this one
+   * fills it (through the drain, at most once a second), and the resource
+   * counts as read for a TTL, during which its commits refresh KV too.
+   * Nobody reading, no KV writes. An unknown id is remembered as missing.
+   */
+  availabilityForCache(resourceId: string): Availability | null {
+    const settings = config(this.env);
+    if (!this.current) {
+      const missing = JSON.stringify({ missing: true });
+      const put = this.bindings.kv.put(availabilityKey(resourceId), missing, { expirationTtl: NEGATIVE_TTL_SECONDS });
+      put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
+      return null;
+    }
+    const snapshot = this.availability() as Availability;
+    this.markRead(settings.AVAILABILITY_TTL_SECONDS);
+    // KV missed: whatever it held expired or never came; write this version again.
+    this.outboxCursors().kvVersion = 0;
+    this.drainer.drainAt(Date.now());
+    return snapshot;
   }
 
   getReservation(id: string): Reservation | null {
@@ -277,17 +308,53 @@ export class ResourceObject extends DurableObject<Env> {
     return { items, nextAfterSeq: more ? last.seq : null };
   }
 
-  /** How many timeline entries have not reached D1 yet. */
+  /** How many timeline entries have not left for the history queue yet. */
   outboxBacklog(): number {
     return this.current ? this.current.lastSeq - this.outboxCursors().drainedSeq : 0;
   }
 
-  /** True when D1, KV and webhook delivery have seen every decision (retries may still be pending). */
+  /** The last decision sent to the history queue. */
+  sentSeq(): number {
+    return this.current ? this.outboxCursors().drainedSeq : 0;
+  }
+
+  /** True when every decision went to the history and webhook queues, and KV (if read) has the latest snapshot. */
   outboxCaughtUp(): boolean {
     if (!this.current) return true;
     const o = this.outboxCursors();
     const last = this.current.lastSeq;
-    return o.drainedSeq === last && o.webhookSeq === last && o.kvVersion === this.current.state.version;
+    const kvDone = o.kvVersion === this.current.state.version || o.kvReadUntil <= Date.now();
+    return o.drainedSeq === last && o.webhookSeq === last && kvDone;
+  }
+
+  /**
+   * For the reconciler: this resource's decisions after `afterSeq` (up to
+   * `upToSeq`) that already left the object (an unsent one is still the
+   * outbox's to send) and were decided at least `minAgeMs` ago, as history
+   * messages. At most HISTORY_PAGE decisions per call.
+   */
+  historyAfter(query: { afterSeq: number; upToSeq: number | null; minAgeMs: number }): HistoryMessage[] {
+    if (!this.current) return [];
+    const sent = Math.min(this.outboxCursors().drainedSeq, query.upToSeq ?? Infinity);
+    const cutoff = this.clock() - query.minAgeMs;
+    const entries = this.store
+      .timeline(query.afterSeq, Math.min(HISTORY_PAGE, Math.max(0, sent - query.afterSeq)))
+      .filter((e) => e.seq <= sent && e.serverTimestamp <= cutoff);
+    if (entries.length === 0) return [];
+    const { state, lastSeq } = this.current;
+    return historyMessages(this.store, state, lastSeq, this.desk.length, entries);
+  }
+
+  /** Records that a webhook was given up on (the webhook consumer), in the timeline and so in the history. */
+  recordDeadLetter(d: { eventId: string; eventSeq: number; url: string; attempts: number; error: string }): void {
+    if (!this.current) return;
+    this.recordNote("webhook.dead_letter", `gave up after ${d.attempts} attempts: ${d.error}`, {
+      event_id: d.eventId,
+      event_seq: d.eventSeq,
+      url: d.url,
+      attempts: d.attempts,
+      last_error: d.error,
+    });
   }
 
   // ---- background work -----------------------------------------------------
@@ -309,21 +376,26 @@ export class ResourceObject extends DurableObject<Env> {
     }
   }
 
-  /** One round of outbox work: D1, KV and webhook receivers (see alarm.ts). */
+  /** One round of outbox work: the history and webhook queues, and KV (see alarm.ts). */
   private drainRound(): Promise<void> {
     return runOutboxRound({
-      storage: this.ctx.storage,
       store: this.store,
       settings: config(this.env),
       bindings: this.bindings,
       clock: this.clock,
       current: () => this.current,
       outbox: this.outboxCursors(),
+      transaction: (fn) => this.ctx.storage.transactionSync(fn),
       saveOutbox: (now) => this.saveOutbox(now),
       waitingListLength: () => this.desk.length,
-      recordNote: (type, reason, detail) => this.recordNote(type, reason, detail),
       wakeAt: (at) => this.wakeAt(at),
     });
+  }
+
+  /** Somebody reads this resource's availability: its commits refresh KV for `seconds`. */
+  private markRead(seconds: number): void {
+    this.outboxCursors().kvReadUntil = Date.now() + seconds * 1000;
+    this.outboxUnsaved = true;
   }
 
   private outboxCursors(): OutboxState {
@@ -366,7 +438,6 @@ export class ResourceObject extends DurableObject<Env> {
    */
   private settle(): void {
     if (!this.current || !this.outboxCaughtUp()) return;
-    if (new RetryStore(this.ctx.storage.sql).nextAt() !== null) return; // a webhook retry needs the alarm
     const wanted = this.nextExpiry;
     if (this.alarmAt === wanted && !this.outboxUnsaved) return;
     try {

@@ -112,6 +112,11 @@ const MIGRATIONS: string[] = [
 
   // v3: how long each client decision took from the Worker receiving it (commit_duration_seconds).
   "ALTER TABLE timeline ADD COLUMN latency_ms INTEGER;",
+
+  // v4: history and webhooks leave through queues (the webhook queue retries, not the object); KV is
+  // refreshed only while somebody reads the resource.
+  `ALTER TABLE outbox_state ADD COLUMN kv_read_until INTEGER NOT NULL DEFAULT 0;
+   DROP TABLE webhook_retries;`,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

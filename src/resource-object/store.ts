@@ -165,17 +165,20 @@ export class ResourceStore {
       failures: row.failures as number,
       kvVersion: row.kv_version as number,
       kvWrittenAt: row.kv_written_at as number,
+      kvReadUntil: row.kv_read_until as number,
       webhookSeq: row.webhook_seq as number,
     };
   }
 
   saveOutboxState(s: OutboxState): void {
     this.sql.exec(
-      "UPDATE outbox_state SET drained_seq = ?, failures = ?, kv_version = ?, kv_written_at = ?, webhook_seq = ?",
+      `UPDATE outbox_state SET drained_seq = ?, failures = ?, kv_version = ?, kv_written_at = ?, kv_read_until = ?,
+         webhook_seq = ?`,
       s.drainedSeq,
       s.failures,
       s.kvVersion,
       s.kvWrittenAt,
+      s.kvReadUntil,
       s.webhookSeq,
     );
   }
@@ -293,14 +296,17 @@ export class ResourceStore {
   }
 }
 
-/** Progress of the outbox: how far the timeline reached D1, and what KV last got. */
+/** Progress of the outbox: how far the timeline went to the queues, and what KV last got. */
 export interface OutboxState {
+  /** The last timeline entry sent to the history queue. */
   drainedSeq: number;
   /** Consecutive failed drains, for the backoff. */
   failures: number;
   kvVersion: number;
   kvWrittenAt: number;
-  /** The last timeline entry handed to webhook delivery. */
+  /** Until when (epoch ms) somebody reads the availability: commits refresh KV only until then. */
+  kvReadUntil: number;
+  /** The last timeline entry whose events went to the webhook queue. */
   webhookSeq: number;
 }
 

@@ -1,12 +1,11 @@
 /**
- * Webhooks: domain events derived from timeline entries, signed with
- * HMAC-SHA256, delivered at least once by the object's alarm. Event ids are
+ * Webhooks: domain events derived from timeline entries. The object queues
+ * one job per event and target; the webhook queue's consumer signs and
+ * delivers them at least once (queues/webhook-consumer.ts). Event ids are
  * stable (`evt_<resource>_<seq>`), so receivers can drop duplicates.
  */
-import type { Config } from "../config";
 import type { Json } from "../domain/resource";
 import { iso } from "../http/render";
-import { callbackTargetProblem } from "../lib/callback-target";
 import type { TimelineEntry } from "./store";
 
 export interface WebhookEvent {
@@ -16,6 +15,12 @@ export interface WebhookEvent {
   server_seq: number;
   occurred_at: string;
   data: Record<string, Json>;
+}
+
+/** One delivery to make: an event and where it goes. Plain JSON, so it crosses a queue unchanged. */
+export interface WebhookJob {
+  url: string;
+  event: WebhookEvent;
 }
 
 /** Status after a reservation decision → event type. */
@@ -72,117 +77,4 @@ export function targetsOf(event: WebhookEvent, entry: TimelineEntry, globalUrl: 
   const callback = entry.detail.callback_url;
   if (event.type === "waiting_list.capacity_available" && typeof callback === "string") targets.push(callback);
   return targets;
-}
-
-/**
- * Why a delivery to `url` may not go out now, or null. Callbacks come from
- * clients and are checked before every attempt, retries included, not only
- * when they were accepted: the policy may have been tightened since
- * (ALLOW_PRIVATE_CALLBACKS turned off). WEBHOOK_URL is the operator's own.
- */
-export function deliveryRefusal(url: string, settings: Config): string | null {
-  if (url === settings.WEBHOOK_URL) return null;
-  const problem = callbackTargetProblem(url, settings.ALLOW_PRIVATE_CALLBACKS);
-  return problem && `callback_url refused: ${problem}`;
-}
-
-/** `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
-export async function signature(secret: string, body: string, unixSeconds: number): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${unixSeconds}.${body}`));
-  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `t=${unixSeconds},v1=${hex}`;
-}
-
-/** One POST; resolves on a 2xx, throws otherwise (status, network error or timeout). */
-export async function deliver(
-  fetcher: typeof fetch,
-  url: string,
-  event: WebhookEvent,
-  secret: string,
-  timeoutMs: number,
-): Promise<void> {
-  const body = JSON.stringify(event);
-  const response = await fetcher(url, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "User-Agent": "reservation-engine-webhooks/1",
-      "X-Event-Id": event.id,
-      "X-Event-Type": event.type,
-      "X-Signature": await signature(secret, body, Math.floor(Date.now() / 1000)),
-    },
-    body,
-    signal: AbortSignal.timeout(timeoutMs),
-    // A redirect would re-send the signed body to a target nobody checked (SSRF): it counts as a failure.
-    redirect: "manual",
-  });
-  await response.body?.cancel();
-  if (!response.ok) throw new Error(`receiver answered ${response.status}`);
-}
-
-/** A delivery that failed and waits for its next attempt. */
-export interface Retry {
-  id: number;
-  seq: number;
-  url: string;
-  attempts: number;
-  nextAt: number;
-  lastError: string;
-}
-
-type Row = Record<string, SqlStorageValue>;
-
-/** The `webhook_retries` table. Synchronous: runs inside the caller's transaction. */
-export class RetryStore {
-  constructor(private readonly sql: SqlStorage) {}
-
-  add(seq: number, url: string, attempts: number, nextAt: number, lastError: string): void {
-    this.sql.exec(
-      "INSERT INTO webhook_retries (seq, url, attempts, next_at, last_error) VALUES (?, ?, ?, ?, ?)",
-      seq,
-      url,
-      attempts,
-      nextAt,
-      lastError,
-    );
-  }
-
-  due(now: number, limit: number): Retry[] {
-    return this.sql
-      .exec<Row>("SELECT * FROM webhook_retries WHERE next_at <= ? ORDER BY next_at LIMIT ?", now, limit)
-      .toArray()
-      .map((r) => ({
-        id: r.id as number,
-        seq: r.seq as number,
-        url: r.url as string,
-        attempts: r.attempts as number,
-        nextAt: r.next_at as number,
-        lastError: r.last_error as string,
-      }));
-  }
-
-  reschedule(id: number, attempts: number, nextAt: number, lastError: string): void {
-    this.sql.exec(
-      "UPDATE webhook_retries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
-      attempts,
-      nextAt,
-      lastError,
-      id,
-    );
-  }
-
-  remove(id: number): void {
-    this.sql.exec("DELETE FROM webhook_retries WHERE id = ?", id);
-  }
-
-  nextAt(): number | null {
-    return (this.sql.exec<Row>("SELECT MIN(next_at) AS at FROM webhook_retries").one().at as number | null) ?? null;
-  }
 }

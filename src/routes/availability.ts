@@ -21,8 +21,7 @@ availability.get("/", async (c) => {
     ttlSeconds: ttl,
     isolateCacheMs: settings.AVAILABILITY_ISOLATE_CACHE_MS,
     kvTimeoutMs: settings.KV_READ_TIMEOUT_MS,
-    fresh: (id) => resourceStub(c.env, id).availability(),
-    background: (work) => c.executionCtx.waitUntil(work),
+    fresh: (id) => resourceStub(c.env, id).availabilityForCache(id),
   });
   const headers = {
     "Cache-Control": `public, max-age=${ttl}`,

@@ -1,8 +1,9 @@
 /**
  * Availability snapshots in KV: `{remaining, state, version, as_of}` per
- * resource, advisory only (only the Durable Object decides). Written by the
- * object's alarm after changes (at most once per second per key, KV's limit)
- * and by the Worker on a miss; unknown ids are cached negatively.
+ * resource, advisory only (only the Durable Object decides). Written only by
+ * the object: on a miss, and after changes while somebody reads the resource
+ * (at most once per second per key, KV's limit); unknown ids are cached
+ * negatively.
  */
 import { type ResourceState, remaining } from "../domain/resource";
 import { iso } from "../http/render";
@@ -97,15 +98,13 @@ export interface ReadOptions {
   isolateCacheMs: number;
   /** A KV read slower than this counts as a miss (see kvRead). */
   kvTimeoutMs: number;
-  /** The truth for one id, from its object; null when no such resource exists. */
+  /** The truth for one id, from its object, which also fills KV; null when no such resource exists. */
   fresh: (id: string) => Promise<Availability | null>;
-  /** Runs work after the response (ctx.waitUntil): filling KV never delays a read. */
-  background: (work: Promise<unknown>) => void;
 }
 
 /**
  * Availability for `ids` from KV (one read); each miss asks the resource's
- * object through `fresh` and fills KV, negatively for unknown ids.
+ * object through `fresh`, which fills KV (negatively for unknown ids).
  */
 export async function readAvailability(kv: KVNamespace, ids: string[], options: ReadOptions): Promise<Lookup[]> {
   const now = Date.now();
@@ -124,16 +123,9 @@ export async function readAvailability(kv: KVNamespace, ids: string[], options: 
         if (!local.has(resourceId)) remember(resourceId, known, now);
         return { resourceId, value: "missing" in known ? null : known, cache: "HIT" };
       }
+      // The object answers and fills KV itself: only the object writes KV, so a late fill never
+      // replaces a newer snapshot.
       const value = await options.fresh(resourceId);
-      // Filling KV is best effort, after the response: the answer is already known.
-      options.background(
-        (value
-          ? putAvailability(kv, value, options.ttlSeconds)
-          : kv.put(availabilityKey(resourceId), JSON.stringify({ missing: true }), {
-              expirationTtl: NEGATIVE_TTL_SECONDS,
-            })
-        ).catch((err) => logKvFailure("fill", err)),
-      );
       remember(resourceId, value ?? { missing: true }, now);
       return { resourceId, value, cache: "MISS" };
     }),

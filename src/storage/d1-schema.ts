@@ -1,11 +1,11 @@
 /**
- * The history database (D1): what spans resources. Written only by the
- * Durable Objects' outbox drain (idempotent upserts) and read by listings,
+ * The history database (D1): what spans resources. Written by the history
+ * queue's consumer (idempotent upserts, storage/history-writer.ts) and read by listings,
  * exports and operators. Eventually consistent with the objects (seconds).
  */
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** The resource registry, for listing. Upserted only by a newer `version`. */
+/** The resource registry, for listing. Upserted only by a later `last_seq`. */
 export const resources = sqliteTable(
   "resources",
   {
@@ -26,6 +26,8 @@ export const resources = sqliteTable(
     rulesVersion: integer("rules_version").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** The `server_seq` of the last decision this row reflects: only a later one replaces it. */
+    lastSeq: integer("last_seq").notNull().default(0),
   },
   (t) => [index("resources_type_id").on(t.type, t.id), index("resources_state_id").on(t.state, t.id)],
 );
@@ -84,7 +86,7 @@ export const decisionEvents = sqliteTable(
     reservationStatus: text("reservation_status"),
     /** Request received → decided, in ms; null for decisions the engine made itself. */
     latencyMs: integer("latency_ms"),
-    /** The object's clock when it sent this row to D1: drained_at - server_timestamp is the history lag. */
+    /** When this row reached D1: drained_at - server_timestamp is the history lag. */
     drainedAt: integer("drained_at"),
   },
   (t) => [
@@ -142,3 +144,34 @@ export const metricCounters = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.name, t.label] })],
 );
+
+/** One run of the reconciler (cron/reconcile.ts): what it checked, found and repaired. */
+export const reconciliationRuns = sqliteTable("reconciliation_runs", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  /** "scheduled" or "api". */
+  trigger: text("trigger").notNull(),
+  startedAt: integer("started_at").notNull(),
+  finishedAt: integer("finished_at"),
+  status: text("status", { enum: ["running", "completed", "failed"] }).notNull(),
+  /** `decision_events.id` this run checked up to; the next scheduled run starts after it. */
+  watermark: integer("watermark").notNull(),
+  resourcesChecked: integer("resources_checked").notNull().default(0),
+  gapsFound: integer("gaps_found").notNull().default(0),
+  gapsRepaired: integer("gaps_repaired").notNull().default(0),
+  decisionsRepaired: integer("decisions_repaired").notNull().default(0),
+  /** JSON: the resources whose history disagreed with their object, and how (at most 100). */
+  disagreements: text("disagreements").notNull().default("[]"),
+  error: text("error"),
+});
+
+/** History messages the queue gave up on (its dead-letter queue); the reconciler re-sends their decisions. */
+export const historyDeadLetters = sqliteTable("history_dead_letters", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  resourceId: text("resource_id").notNull(),
+  firstSeq: integer("first_seq").notNull(),
+  lastSeq: integer("last_seq").notNull(),
+  decisions: integer("decisions").notNull(),
+  receivedAt: integer("received_at").notNull(),
+  /** When a reconciliation checked the resource against its object since. */
+  reconciledAt: integer("reconciled_at"),
+});

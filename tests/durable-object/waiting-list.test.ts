@@ -1,9 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { signature } from "../../src/queues/webhook-delivery";
 import type { ResourceObject } from "../../src/resource-object/resource-object";
-import { signature } from "../../src/resource-object/webhooks";
-import { call, createResource, reserve, settle, uniqueId } from "../helpers";
+import { call, createResource, received, reserve, settle, uniqueId } from "../helpers";
 
 const SECRET = "test-webhook-secret-0123456789";
 
@@ -13,13 +13,6 @@ function objectOf(id: string): DurableObjectStub<ResourceObject> {
 }
 
 const json = (res: Response) => res.json<Record<string, any>>();
-
-/** What the test receiver (tests/support/webhook-receiver.ts) got under `name`. */
-async function received(
-  name: string,
-): Promise<{ event_id: string; signature: string; body: string; answered: number }[]> {
-  return (await fetch(`https://hooks.test/__log/${name}`)).json();
-}
 
 function join(resourceId: string, clientId: string, extra: Record<string, unknown> = {}) {
   return call("POST", "/waiting-list/join", { body: { resource_id: resourceId, client_id: clientId, ...extra } });
@@ -65,7 +58,7 @@ describe("waiting list", () => {
     });
 
     // Deliveries run in parallel, so they may arrive in any order; the timeline above fixes the order.
-    const got = await received(name);
+    const got = await received(name, 3);
     expect(got.map((g) => JSON.parse(g.body).data.entry_id).sort()).toEqual(
       entries
         .slice(0, 3)
@@ -81,7 +74,7 @@ describe("waiting list", () => {
     // A fourth place: the head (waiter-3) is next, and only it.
     await call("PATCH", `/resources/${id}`, { body: { capacity: 4 } });
     await settle(id);
-    expect((await received(name)).map((g) => JSON.parse(g.body).data.entry_id).sort()).toEqual(
+    expect((await received(name, 4)).map((g) => JSON.parse(g.body).data.entry_id).sort()).toEqual(
       entries
         .slice(0, 4)
         .map((e) => e.id as string)
@@ -114,99 +107,5 @@ describe("waiting list", () => {
     const other = await json(await join(on.id as string, "z"));
     const viaBody = await call("DELETE", "/waiting-list/leave", { body: { entry_id: other.id } });
     expect(await json(viaBody)).toMatchObject({ status: "LEFT" });
-  });
-});
-
-describe("webhooks", () => {
-  it("delivers every event to WEBHOOK_URL, signed", async () => {
-    const resource = await createResource({ capacity: 1 });
-    const id = resource.id as string;
-    const r = await json(await reserve(id));
-    await reserve(id, { client_id: "late" });
-    await call("POST", `/reservations/${r.id}/cancel`);
-    await settle(id);
-    // Deliveries run concurrently and carry no order; server_seq orders them.
-    const mine = (await received("global"))
-      .filter((g) => JSON.parse(g.body).resource_id === id)
-      .sort((a, b) => JSON.parse(a.body).server_seq - JSON.parse(b.body).server_seq);
-    expect(mine.map((g) => JSON.parse(g.body).type)).toEqual([
-      "resource.created",
-      "reservation.confirmed",
-      "reservation.rejected",
-      "reservation.cancelled",
-    ]);
-    for (const g of mine) {
-      const t = Number(/t=(\d+)/.exec(g.signature)?.[1]);
-      expect(g.signature).toBe(await signature(SECRET, g.body, t));
-    }
-  });
-
-  it("retries a receiver that fails 3 times until it gets the event", async () => {
-    const resource = await createResource({ capacity: 1, waiting_list_enabled: true });
-    const id = resource.id as string;
-    const r = await json(await reserve(id));
-    const name = uniqueId("flaky");
-    await join(id, "w", { callback_url: `https://hooks.test/flaky/${name}` });
-    await call("POST", `/reservations/${r.id}/cancel`);
-    await settle(id); // first attempt fails
-    for (let i = 0; i < 4; i++) await advance(id, 600_000); // retries become due by the object's clock
-    const got = await received(name);
-    expect(got.map((g) => g.answered)).toEqual([500, 500, 500, 200]);
-    expect(new Set(got.map((g) => g.event_id)).size).toBe(1);
-  });
-
-  it("does not follow a receiver's redirect: the signed body never reaches a target nobody checked", async () => {
-    const resource = await createResource({ capacity: 1, waiting_list_enabled: true });
-    const id = resource.id as string;
-    const r = await json(await reserve(id));
-    const name = uniqueId("redirect");
-    await join(id, "w", { callback_url: `https://hooks.test/redirect/${name}` });
-    await call("POST", `/reservations/${r.id}/cancel`);
-    await settle(id);
-    await advance(id, 600_000); // a retry, redirected again
-    expect((await received(name)).map((g) => g.answered)).toEqual([307, 307]);
-    expect(await received(`${name}-redirected`)).toEqual([]);
-  });
-
-  it("dead-letters an event after the last attempt while commits go on", async () => {
-    const resource = await createResource({ capacity: 5, waiting_list_enabled: true });
-    const id = resource.id as string;
-    const r = await json(await reserve(id));
-    const name = uniqueId("dead");
-    await reserve(id, { quantity: 4 });
-    await join(id, "w", { callback_url: `https://hooks.test/dead/${name}` });
-    await call("POST", `/reservations/${r.id}/cancel`);
-    await settle(id);
-    for (let i = 0; i < 4; i++) {
-      await advance(id, 600_000);
-      expect((await reserve(id, { client_id: `during-${i}`, quantity: 1 })).status).toBeLessThan(500);
-    }
-    expect((await received(name)).map((g) => g.answered)).toEqual([500, 500, 500, 500]);
-    await settle(id);
-    const dead = await json(await call("GET", "/admin/dead-letters"));
-    const mine = dead.items.filter((d: any) => d.resource_id === id);
-    expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ url: `https://hooks.test/dead/${name}`, attempts: 4 });
-    const timeline = (await json(await call("GET", `/admin/resources/${id}/timeline?limit=1000`))).items;
-    expect(timeline.filter((e: any) => e.type === "webhook.dead_letter")).toHaveLength(1);
-  });
-
-  it("answers commits while the alarm waits on a slow receiver", async () => {
-    const resource = await createResource({ capacity: 10, waiting_list_enabled: true });
-    const id = resource.id as string;
-    const r = await json(await reserve(id, { quantity: 10 }));
-    const name = uniqueId("slow");
-    await join(id, "w", { callback_url: `https://hooks.test/slow/${name}` });
-    await call("POST", `/reservations/${r.id}/cancel`);
-    let alarmDone = false;
-    const alarm = runDurableObjectAlarm(objectOf(id)).then(() => {
-      alarmDone = true;
-    });
-    await new Promise((res) => setTimeout(res, 200)); // the alarm is now waiting on the receiver (3 s)
-    const during = await reserve(id, { client_id: "fast" });
-    expect(during.status).toBe(201);
-    expect(alarmDone).toBe(false); // the commit did not wait for the delivery
-    await alarm;
-    expect((await received(name)).map((g) => g.answered)).toEqual([200]);
   });
 });

@@ -1,0 +1,46 @@
+/**
+ * Consumers of the dead-letter queues: messages their consumer failed on
+ * every attempt (a poisoned message, a bug). Each is recorded where an
+ * operator looks: a webhook as a dead letter in its resource's timeline
+ * (GET /admin/dead-letters), a history message in `history_dead_letters`
+ * (GET /admin/reconciliation), whose decisions the reconciler re-sends from
+ * the object.
+ */
+import type { WebhookJob } from "../resource-object/webhooks";
+import type { HistoryMessage } from "../storage/history-writer";
+import { recordHistoryDeadLetters } from "../storage/reconciliation";
+import { logQueue, retryDelaySeconds } from "./retry";
+import { recordDeadLetter } from "./webhook-consumer";
+
+export async function consumeHistoryDeadLetters(batch: MessageBatch<HistoryMessage>, db: D1Database): Promise<void> {
+  const now = Date.now();
+  const rows = batch.messages.map((m) => {
+    const seqs = (m.body?.decisions ?? []).map((d) => d.seq);
+    return {
+      resourceId: String(m.body?.resource?.id ?? "unknown"),
+      firstSeq: seqs.length ? Math.min(...seqs) : 0,
+      lastSeq: seqs.length ? Math.max(...seqs) : 0,
+      decisions: seqs.length,
+      receivedAt: now,
+    };
+  });
+  try {
+    await recordHistoryDeadLetters(db, rows);
+    batch.ackAll();
+  } catch (err) {
+    logQueue("history dead letters not recorded", batch.queue, err);
+    batch.retryAll({ delaySeconds: retryDelaySeconds(Math.max(...batch.messages.map((m) => m.attempts))) });
+  }
+}
+
+export async function consumeWebhookDeadLetters(batch: MessageBatch<WebhookJob>, env: Env): Promise<void> {
+  for (const message of batch.messages) {
+    try {
+      await recordDeadLetter(env, message.body, message.attempts, "the webhook consumer failed on every attempt");
+      message.ack();
+    } catch (err) {
+      logQueue("webhook dead letter not recorded", batch.queue, err);
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Writes decisions into the history database (D1). Objects never call it:
+ * their outbox goes to the history queue, and the queue consumer writes
+ * what many resources sent in one D1 batch (queues/history-consumer.ts); the
+ * reconciler writes the gaps it repairs the same way.
+ *
+ * Idempotent by construction, so an at-least-once redelivery changes nothing
+ * twice: decisions are keyed by (resource_id, seq) and inserted or ignored;
+ * reservations are replaced only by a later `updated_seq`, resources only by a
+ * later `last_seq`, so a batch delivered out of order never rolls anything back.
+ */
+import { bulkUpsert, fromExcluded } from "./bulk-upsert";
+import { decisionEvents, reservations, resources } from "./d1-schema";
+
+export type ResourceRow = typeof resources.$inferInsert & { lastSeq: number };
+export type DecisionRow = Omit<typeof decisionEvents.$inferInsert, "id" | "drainedAt">;
+export type ReservationRow = typeof reservations.$inferInsert;
+
+/**
+ * What an object sends per drain (several when large): its decisions, the
+ * reservations they touched as they are now, and its registry row. Plain
+ * JSON, so it crosses a queue unchanged.
+ */
+export interface HistoryMessage {
+  resource: ResourceRow;
+  decisions: DecisionRow[];
+  reservations: ReservationRow[];
+}
+
+const KEEP_FIRST = "ON CONFLICT DO NOTHING";
+// Only what a reservation's life changes; who, what and when it was made never do.
+const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(reservations, {
+  only: ["status", "expiresAt", "cancelledAt", "expiredAt", "checkedInAt", "updatedSeq"],
+})} WHERE excluded.updated_seq > reservations.updated_seq`;
+// The row as of the latest decision wins (a join changes the waiting-list length, not the version).
+const LATER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resources, { except: ["id"] })}
+  WHERE excluded.last_seq > resources.last_seq`;
+
+/**
+ * Writes `messages` (from any number of resources, in any order, repeats
+ * allowed) in one D1 batch, stamping new decisions with `writtenAt` as their
+ * `drained_at`. Returns how many decisions were new to D1. Throws if D1
+ * fails; then nothing was written.
+ */
+export async function writeHistory(db: D1Database, messages: HistoryMessage[], writtenAt: number): Promise<number> {
+  const latestResource = new Map<string, ResourceRow>();
+  const latestReservation = new Map<string, ReservationRow>();
+  const decisions = new Map<string, DecisionRow & { drainedAt: number }>();
+  for (const m of messages) {
+    const seen = latestResource.get(m.resource.id);
+    if (!seen || seen.lastSeq < m.resource.lastSeq) latestResource.set(m.resource.id, m.resource);
+    for (const r of m.reservations) {
+      const known = latestReservation.get(r.id);
+      if (!known || known.updatedSeq < r.updatedSeq) latestReservation.set(r.id, r);
+    }
+    for (const d of m.decisions) decisions.set(`${d.resourceId}\u0000${d.seq}`, { ...d, drainedAt: writtenAt });
+  }
+  // In (resource, seq) order, so D1's ids (the export's watermark) follow each resource's order.
+  // RETURNING names only the rows really inserted (a repeat is ignored): what was new to D1.
+  const inserts = bulkUpsert(db, decisionEvents, [...decisions.values()].sort(bySeq), `${KEEP_FIRST} RETURNING seq`);
+  const statements = [
+    ...inserts,
+    ...bulkUpsert(db, resources, [...latestResource.values()], LATER_RESOURCE_WINS),
+    ...bulkUpsert(db, reservations, [...latestReservation.values()], LATER_RESERVATION_WINS),
+  ];
+  if (statements.length === 0) return 0;
+  const results = await db.batch(statements);
+  return results.slice(0, inserts.length).reduce((n, r) => n + (r.results?.length ?? 0), 0);
+}
+
+function bySeq(a: DecisionRow, b: DecisionRow): number {
+  return a.resourceId < b.resourceId ? -1 : a.resourceId > b.resourceId ? 1 : a.seq - b.seq;
+}
