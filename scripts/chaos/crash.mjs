@@ -203,10 +203,19 @@ async function run() {
   }
   const resources = Object.fromEntries(await mapLimit(resourceIds, 8, async (id) => [id, await admin.resource(id)]));
 
-  // The outbox drains from each object's alarm: poll the D1 views until they match the timelines.
+  // The outboxes drain to the history queue, whose consumer writes D1. A crash loses what the local
+  // queue held in memory: the reconciler re-sends it from the objects (decisions sent before a crash
+  // that never reached D1), then we poll the D1 views until they match the timelines.
   const drainStart = Date.now();
   let ev;
-  for (;;) {
+  let repaired = 0;
+  for (let round = 0; ; round++) {
+    if (round % 5 === 0) {
+      const runs = await admin.reconcile(resourceIds);
+      const found = runs.reduce((n, r) => n + r.decisions_repaired, 0);
+      repaired += found;
+      log(`reconciliation: ${runs.reduce((n, r) => n + r.gaps_found, 0)} gaps found, ${found} decisions re-sent`);
+    }
     const timelines = Object.fromEntries(await mapLimit(resourceIds, 4, async (id) => [id, await admin.timeline(id)]));
     const history = await readHistory(admin);
     ev = { attempts: load.log, timelines, resources, reservations: {}, history };
@@ -218,7 +227,7 @@ async function run() {
     await sleep(1000);
   }
   const drainMs = Date.now() - drainStart;
-  log(`outbox drained: D1 matches the timelines (${(drainMs / 1000).toFixed(1)} s)`);
+  log(`outbox drained: D1 matches the timelines (${(drainMs / 1000).toFixed(1)} s, ${repaired} decisions repaired)`);
 
   // Every reservation the client was told about, read back from its object.
   const acked = [...new Set(load.log.filter((a) => a.op === "reserve" && a.status === 201).map((a) => a.response.id))];
@@ -248,6 +257,7 @@ async function run() {
     kills,
     loadMs,
     drainMs,
+    historyRepaired: repaired,
     totalMs,
     stats,
     outcomes: outcomes(load.log),
@@ -297,7 +307,7 @@ function report(summary, violations) {
     `  lost, then retried         ${s.retriedRequests} requests (${s.lostAttempts} lost attempts): original had committed ${s.retriedOriginalCommitted} (replayed), had not ${s.retriedOriginalNotCommitted} (decided on retry)`,
     `  reservations checked       ${s.reservationsChecked} acknowledged (201), read back from their objects`,
     `  timeline rows replayed     ${s.timelineRows} (${s.replayedReservations} reservations)`,
-    `  D1 rows checked            ${s.d1RowsChecked} (export, listing, audit, decision_events) + aggregates; outbox drained in ${(summary.drainMs / 1000).toFixed(1)} s`,
+    `  D1 rows checked            ${s.d1RowsChecked} (export, listing, audit, decision_events) + aggregates; outbox drained in ${(summary.drainMs / 1000).toFixed(1)} s, ${summary.historyRepaired} decisions repaired by the reconciler`,
     `  duplicates found           ${s.duplicates}`,
     `  violations                 ${violations.length}`,
     `  duration                   ${(summary.totalMs / 1000).toFixed(0)} s in all; seed ${summary.seed}; ${os.cpus().length} cores shared by load and server`,

@@ -16,13 +16,19 @@ import { decisionEvents, exportRuns } from "../storage/d1-schema";
 
 /** Rows per run: bounds the memory one run needs (objects are built whole before the put). */
 export const ROWS_PER_RUN = 5000;
-/** Runs per invocation, so a large backlog is caught up over a few invocations, not in one. */
-const RUNS_PER_INVOCATION = 20;
+/**
+ * An invocation starts runs until it has caught up or this much time has
+ * passed (a scheduled invocation may run 15 minutes; CPU per run is a few
+ * tens of ms), then the next invocation resumes: any rate is kept up with.
+ */
+export const TIME_BUDGET_MS = 5 * 60_000;
 
 export interface ExportDeps {
   db: D1Database;
   bucket: R2Bucket;
   now: () => number;
+  /** Defaults to TIME_BUDGET_MS. */
+  budgetMs?: number;
 }
 
 export interface RunSummary {
@@ -52,15 +58,29 @@ const COLUMNS = [
   "rules_version",
 ] as const;
 
-/** Exports everything not exported yet; returns the runs it completed. */
+/** Exports everything not exported yet, within the time budget; returns the runs it completed. */
 export async function exportHistory(deps: ExportDeps): Promise<RunSummary[]> {
   const done: RunSummary[] = [];
-  for (let i = 0; i < RUNS_PER_INVOCATION; i++) {
+  const deadline = deps.now() + (deps.budgetMs ?? TIME_BUDGET_MS);
+  while (deps.now() < deadline) {
     const run = (await unfinishedRun(deps.db)) ?? (await startRun(deps));
+    if (run === "raced") continue; // another invocation started one: complete that one
     if (!run) break;
     done.push(await completeRun(deps, run));
   }
   return done;
+}
+
+/** Seconds since the oldest decision not exported yet reached D1 (0 when caught up), for /metrics. */
+export async function exportLagSeconds(db: D1Database, now: number): Promise<number> {
+  const row = await db
+    .prepare(
+      `SELECT MIN(drained_at) AS oldest FROM decision_events WHERE id = (
+         SELECT MIN(id) FROM decision_events
+         WHERE id > COALESCE((SELECT MAX(to_id) FROM export_runs WHERE status = 'completed'), 0))`,
+    )
+    .first<{ oldest: number | null }>();
+  return row?.oldest == null ? 0 : Math.max(0, (now - row.oldest) / 1000);
 }
 
 type Run = typeof exportRuns.$inferSelect;
@@ -75,8 +95,11 @@ async function unfinishedRun(db: D1Database): Promise<Run | undefined> {
   return run;
 }
 
-/** Records the next range to export, or returns null when there is nothing new. */
-async function startRun(deps: ExportDeps): Promise<Run | null> {
+/**
+ * Records the next range to export, or returns null when there is nothing
+ * new, or "raced" when another invocation started a run meanwhile.
+ */
+async function startRun(deps: ExportDeps): Promise<Run | null | "raced"> {
   const d1 = drizzle(deps.db);
   const [watermark] = await d1
     .select({ toId: max(exportRuns.toId) })
@@ -111,9 +134,19 @@ async function startRun(deps: ExportDeps): Promise<Run | null> {
     rows: 0,
     keys: JSON.stringify(keys),
   };
-  // The primary key makes two overlapping invocations start the same run once.
-  await d1.insert(exportRuns).values(run).onConflictDoNothing();
-  return run;
+  // Only if no run is under way and the watermark has not moved since it was read, in one statement:
+  // two overlapping invocations can then never start runs whose ranges overlap.
+  const inserted = await deps.db
+    .prepare(
+      `INSERT INTO export_runs (id, started_at, completed_at, status, from_id, to_id, rows, keys)
+       SELECT ?, ?, NULL, 'started', ?, ?, 0, ?
+       WHERE NOT EXISTS (SELECT 1 FROM export_runs WHERE status = 'started')
+         AND COALESCE((SELECT MAX(to_id) FROM export_runs WHERE status = 'completed'), 0) = ?
+       ON CONFLICT DO NOTHING RETURNING id`,
+    )
+    .bind(run.id, run.startedAt, run.fromId, run.toId, run.keys, fromId)
+    .all();
+  return inserted.results.length === 1 ? run : "raced";
 }
 
 async function completeRun(deps: ExportDeps, run: Run): Promise<RunSummary> {

@@ -4,6 +4,7 @@
  */
 import type { Config } from "../config";
 import { callbackTargetProblem } from "../lib/callback-target";
+import { countUsage } from "../lib/usage";
 import type { WebhookEvent } from "../resource-object/webhooks";
 
 /**
@@ -41,6 +42,7 @@ export async function deliver(
   timeoutMs: number,
 ): Promise<void> {
   const body = JSON.stringify(event);
+  countUsage("fetches");
   const response = await fetcher(url, {
     method: "POST",
     headers: {

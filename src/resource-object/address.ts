@@ -1,4 +1,5 @@
 import type { DurableObject } from "cloudflare:workers";
+import { countUsage } from "../lib/usage";
 import type { ResourceObject } from "./resource-object";
 
 type FunctionKeys<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
@@ -20,6 +21,7 @@ export type ResourceRpc = {
 
 /** The Durable Object that owns a resource: addressed by name, so no lookup is needed. */
 export function resourceStub(env: Env, resourceId: string): ResourceRpc {
+  countUsage("doRequests"); // every caller makes one call on the stub it gets
   const namespace = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
   return namespace.get(namespace.idFromName(resourceId)) as unknown as ResourceRpc;
 }

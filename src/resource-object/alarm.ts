@@ -8,6 +8,7 @@
  * with exponential backoff and jitter.
  */
 import type { Config } from "../config";
+import { countQueueMessages } from "../lib/usage";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
 import { DRAIN_BATCH, historyMessages, sendBatches } from "./outbox";
@@ -80,6 +81,7 @@ async function sendHistory(o: AlarmHost, outbox: OutboxState): Promise<number | 
       const messages = historyMessages(o.store, current.state, last.seq, o.waitingListLength(), entries);
       for (const batch of sendBatches(messages, (m) => JSON.stringify(m).length)) {
         await o.bindings.history.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+        countQueueMessages(batch.map((m) => JSON.stringify(m).length));
       }
       outbox.drainedSeq = last.seq;
     }
@@ -111,6 +113,7 @@ async function queueWebhooks(o: AlarmHost, outbox: OutboxState): Promise<{ at: n
       });
       for (const batch of sendBatches(jobs, (j) => JSON.stringify(j).length)) {
         await o.bindings.webhooks.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+        countQueueMessages(batch.map((j) => JSON.stringify(j).length));
         queued = true;
       }
       outbox.webhookSeq = last.seq;

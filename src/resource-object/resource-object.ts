@@ -12,6 +12,7 @@ import {
   type RulesPatch,
 } from "../domain/resource";
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
+import { countingSql, countUsage } from "../lib/usage";
 import {
   type Availability,
   availabilityKey,
@@ -97,8 +98,9 @@ export class ResourceObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.bindings = { history: env.HISTORY_QUEUE, webhooks: env.WEBHOOK_QUEUE, kv: env.AVAILABILITY };
-    this.store = new ResourceStore(ctx.storage.sql);
-    this.desk = new WaitingDesk(new WaitingListStore(ctx.storage.sql, () => this.current?.state.id ?? ""));
+    const sql = countingSql(ctx.storage.sql);
+    this.store = new ResourceStore(sql);
+    this.desk = new WaitingDesk(new WaitingListStore(sql, () => this.current?.state.id ?? ""));
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
     this.drainer = new Drainer(
       () => this.drainRound(),
@@ -279,6 +281,7 @@ export class ResourceObject extends DurableObject<Env> {
     if (!this.current) {
       const missing = JSON.stringify({ missing: true });
       const put = this.bindings.kv.put(availabilityKey(resourceId), missing, { expirationTtl: NEGATIVE_TTL_SECONDS });
+      countUsage("kvWrites");
       put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
       return null;
     }
@@ -365,6 +368,7 @@ export class ResourceObject extends DurableObject<Env> {
    * may fire more than once: every step is idempotent.
    */
   override async alarm(): Promise<void> {
+    countUsage("doRequests");
     this.alarmAt = null;
     if (!this.current) return;
     this.processDue(true);
@@ -445,6 +449,7 @@ export class ResourceObject extends DurableObject<Env> {
         if (this.outboxUnsaved) this.store.saveOutboxState(this.outboxCursors());
         if (wanted === null) void this.ctx.storage.deleteAlarm();
         else void this.ctx.storage.setAlarm(wanted);
+        countUsage("alarms");
       });
     } catch (err) {
       logWarn("settling failed; the backstop alarm stays", this.current.state.id, err);
@@ -459,6 +464,7 @@ export class ResourceObject extends DurableObject<Env> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     void this.ctx.storage.setAlarm(at);
+    countUsage("alarms");
   }
 
   /** Records a decision that does not come from a client, e.g. a dead-lettered webhook. */

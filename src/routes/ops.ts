@@ -1,9 +1,11 @@
 import { Hono } from "hono";
 import { config } from "../config";
+import { exportLagSeconds } from "../cron/export";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import type { AppEnv } from "../http/types";
 import { DeadlineExceeded, withDeadline } from "../lib/deadline";
+import { resetUsage, usage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
 import { COMMIT_DURATION_BUCKETS, metricsSnapshot } from "../storage/stats";
 
@@ -19,7 +21,7 @@ ops.get("/health", (c) => c.json({ status: "ok" }));
  * the README for what it leaves out.
  */
 ops.get("/metrics", requireAdmin, async (c) => {
-  const m = await metricsSnapshot(c.env.DB);
+  const [m, exportLag] = await Promise.all([metricsSnapshot(c.env.DB), exportLagSeconds(c.env.DB, Date.now())]);
   const lines = [
     "# HELP reservations_total Reservation decisions that changed a reservation, by resulting status.",
     "# TYPE reservations_total counter",
@@ -33,9 +35,15 @@ ops.get("/metrics", requireAdmin, async (c) => {
     "# HELP capacity_utilization Confirmed over capacity, over open resources.",
     "# TYPE capacity_utilization gauge",
     `capacity_utilization ${m.utilization}`,
-    "# HELP webhook_deliveries_total Webhook events by final outcome (dead letters).",
+    "# HELP webhook_deliveries_total Webhook delivery attempts that succeeded or will be retried, and events given up on.",
     "# TYPE webhook_deliveries_total counter",
-    `webhook_deliveries_total{outcome="dead_lettered"} ${m.deadLettered}`,
+    ...m.webhookDeliveries.map((d) => `webhook_deliveries_total{outcome="${d.outcome}"} ${d.n}`),
+    "# HELP history_gaps_repaired_total Gaps in the history (missing decisions) the reconciler re-sent from the objects.",
+    "# TYPE history_gaps_repaired_total counter",
+    `history_gaps_repaired_total ${m.historyGapsRepaired}`,
+    "# HELP export_lag_seconds Age of the oldest decision in D1 not yet exported to R2 (0 when caught up).",
+    "# TYPE export_lag_seconds gauge",
+    `export_lag_seconds ${exportLag}`,
     "# HELP commit_duration_seconds Request received by the Worker to decided by its object, per client decision.",
     "# TYPE commit_duration_seconds histogram",
     ...COMMIT_DURATION_BUCKETS.map(
@@ -77,6 +85,17 @@ function probeOutcome(probe: Promise<unknown>, ms: number, name: string): Promis
     (err) => (err instanceof DeadlineExceeded ? "timeout" : "error"),
   );
 }
+
+/**
+ * The platform operations this isolate made (lib/usage.ts), for
+ * `npm run bench:cost`; `?reset=true` starts counting again. Only with BENCH_ROUTES=true.
+ */
+ops.get("/__bench/usage", (c) => {
+  if (!config(c.env).BENCH_ROUTES) throw new AppError("NOT_FOUND", "No such route.");
+  const counted = { ...usage };
+  if (c.req.query("reset") === "true") resetUsage();
+  return c.json(counted);
+});
 
 /**
  * Benchmark floor (only with BENCH_ROUTES=true): one no-op RPC to a Durable

@@ -16,6 +16,7 @@ import {
 } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { parseWith, readJson, readNoBody, readQuery } from "../http/validate";
+import { countUsage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
 import { availabilityKey, forgetAvailability } from "../storage/availability-cache";
 import { listResources } from "../storage/history";
@@ -38,6 +39,7 @@ resources.post("/", async (c) => {
   // writes the real snapshot moments later.
   if (reply.status === 201 && !reply.replayed) {
     forgetAvailability(id);
+    countUsage("kvWrites");
     await c.env.AVAILABILITY.delete(availabilityKey(id));
   }
   return sendReply(c, reply);

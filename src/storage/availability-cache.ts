@@ -8,6 +8,7 @@
 import { type ResourceState, remaining } from "../domain/resource";
 import { iso } from "../http/render";
 import { withDeadline } from "../lib/deadline";
+import { countUsage } from "../lib/usage";
 
 export interface Availability {
   resource_id: string;
@@ -42,6 +43,7 @@ export function availabilityOf(s: ResourceState, asOf: number): Availability {
 }
 
 export function putAvailability(kv: KVNamespace, value: Availability, ttlSeconds: number): Promise<void> {
+  countUsage("kvWrites");
   return kv.put(availabilityKey(value.resource_id), JSON.stringify(value), { expirationTtl: ttlSeconds });
 }
 

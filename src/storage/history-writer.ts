@@ -9,6 +9,7 @@
  * reservations are replaced only by a later `updated_seq`, resources only by a
  * later `last_seq`, so a batch delivered out of order never rolls anything back.
  */
+import { countD1 } from "../lib/usage";
 import { bulkUpsert, fromExcluded } from "./bulk-upsert";
 import { decisionEvents, reservations, resources } from "./d1-schema";
 
@@ -65,6 +66,7 @@ export async function writeHistory(db: D1Database, messages: HistoryMessage[], w
   ];
   if (statements.length === 0) return 0;
   const results = await db.batch(statements);
+  countD1(results);
   return results.slice(0, inserts.length).reduce((n, r) => n + (r.results?.length ?? 0), 0);
 }
 

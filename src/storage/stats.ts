@@ -32,7 +32,11 @@ export async function metricsSnapshot(db: D1Database) {
     rejectionsByCode: of("rejections_total").map((c) => ({ code: c.label, n: c.value })),
     activeResources: totals?.n ?? 0,
     utilization: capacity > 0 ? Number(totals?.confirmed ?? 0) / capacity : 0,
-    deadLettered: of("webhook_deliveries_total").find((c) => c.label === "dead_lettered")?.value ?? 0,
+    webhookDeliveries: (["delivered", "retried", "dead_lettered"] as const).map((outcome) => ({
+      outcome,
+      n: of("webhook_deliveries_total").find((c) => c.label === outcome)?.value ?? 0,
+    })),
+    historyGapsRepaired: of("history_gaps_repaired_total")[0]?.value ?? 0,
     commitDuration: histogram(
       of("commit_duration_ms").map((c) => ({ ms: Number(c.label), n: c.value })),
       of("commit_duration_sum_ms")[0]?.value ?? 0,

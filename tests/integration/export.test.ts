@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
-import { exportHistory } from "../../src/cron/export";
+import { exportHistory, exportLagSeconds } from "../../src/cron/export";
 import worker from "../../src/index";
 import { createResource, reserve, settle } from "../helpers";
 
@@ -96,5 +96,33 @@ describe("scheduled export to R2", () => {
       n: number;
     }>();
     expect(open?.n).toBe(0);
+  });
+
+  it("keeps up with any backlog: 101,000 rows (more than the old cap of 100,000 per invocation) in one invocation", async () => {
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 101000)
+       INSERT INTO decision_events (resource_id, seq, server_timestamp, type, request_id, outcome, reason, detail,
+         version_before, version_after, rules_version, drained_at)
+       SELECT 'bulk-backlog', i, 0, 'note', 'r', 'ACCEPTED', 'bulk', '{}', 1, 1, 1, 0 FROM n`,
+    ).run();
+    const lagBefore = await exportLagSeconds(env.DB, Date.now());
+    expect(lagBefore).toBeGreaterThan(0);
+    const runs = await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now });
+    expect(runs.length).toBeGreaterThan(20);
+    const ids = await exportedIds();
+    expect(ids).toEqual(await allEventIds());
+    expect(await exportLagSeconds(env.DB, Date.now())).toBe(0);
+  });
+
+  it("never exports a row twice when two invocations overlap", async () => {
+    await commitSome(30);
+    const [a, b] = await Promise.all([
+      exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now }),
+      exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now }),
+    ]);
+    expect([...(a ?? []), ...(b ?? [])].length).toBeGreaterThan(0);
+    const ids = await exportedIds();
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(await allEventIds());
   });
 });
