@@ -19,7 +19,7 @@
 /** Waits up to this long use a timer; longer ones (backoff after failures) are left to the alarm. */
 export const TIMER_LIMIT_MS = 5_000;
 /** How long an object with nothing left to drain waits for another commit before it settles. */
-export const QUIET_MS = 5_000;
+export const QUIET_MS = 20_000;
 
 export class Drainer {
   private timer: { handle: ReturnType<typeof setTimeout>; at: number } | null = null;

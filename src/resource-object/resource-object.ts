@@ -49,7 +49,7 @@ export const DRAIN_DELAY_MS = 100;
  * far ahead, so an object evicted before its timer fired still drains. Set
  * once per window, not per commit: an alarm costs storage writes of its own.
  */
-export const BACKSTOP_MS = 30_000;
+export const BACKSTOP_MS = 60_000;
 
 /** Holds expired per pass; the next command or alarm continues with the rest. */
 const EXPIRY_BATCH = 500;
