@@ -18,7 +18,7 @@ import { resources } from "./routes/resources";
 import { waitingList } from "./routes/waiting-list";
 
 const MAX_BODY_BYTES = 64 * 1024;
-/** CSV imports may be larger (API.md). */
+/** CSV imports may be larger (docs/api.md). */
 const MAX_IMPORT_BYTES = 5 * 1024 * 1024;
 const IMPORT_PATH = "/admin/resources/import";
 

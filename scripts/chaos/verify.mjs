@@ -172,7 +172,7 @@ function replayTimelines(ev, fail, stats) {
   return { reservations, byRequest, counts };
 }
 
-/** The reservation lifecycle (API.md), as the timeline must show it. */
+/** The reservation lifecycle (docs/api.md), as the timeline must show it. */
 function allowedMove(from, to, type) {
   const moves = {
     "reservation.confirm": [["HELD", "CONFIRMED"]],

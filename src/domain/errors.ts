@@ -28,7 +28,8 @@ export type RefusalCode = "RESOURCE_FULL" | "RESOURCE_CLOSED" | "INVALID_STATE";
 
 /**
  * Generic client-facing messages for refusals. The exact reason ("requested 3,
- * remaining 2") goes only to the operator timeline (API.md, invariant 6).
+ * remaining 2") goes only to the operator timeline (docs/api.md; invariant 6
+ * in docs/architecture.md).
  */
 export const REFUSAL_MESSAGE: Record<RefusalCode, string> = {
   RESOURCE_FULL: "Not enough capacity remains for this request.",

@@ -36,7 +36,7 @@ export function holdLapsed(r: ReservationRef, now: number): boolean {
 }
 
 /**
- * The reservation lifecycle (API.md): HELD → CONFIRMED → CHECKED_IN, and
+ * The reservation lifecycle (docs/api.md): HELD → CONFIRMED → CHECKED_IN, and
  * HELD|CONFIRMED → CANCELLED, HELD → EXPIRED. Each move happens at most once.
  */
 export function transition(r: ReservationRef, action: ReservationAction, now: number): Transition {

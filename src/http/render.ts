@@ -1,5 +1,5 @@
 /**
- * JSON representations of the API (API.md). Pure functions with no Hono
+ * JSON representations of the API (docs/api.md). Pure functions with no Hono
  * dependency, because the Durable Object also renders the replies that it
  * stores for idempotent retries in the same transaction as the decision.
  */

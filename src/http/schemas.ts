@@ -1,5 +1,5 @@
 /**
- * Request schemas (API.md). The HTTP edge validates with these and nothing
+ * Request schemas (docs/api.md). The HTTP edge validates with these and nothing
  * else; the Durable Object trusts its typed input.
  */
 import { z } from "zod";
