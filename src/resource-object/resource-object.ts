@@ -44,7 +44,7 @@ export const DRAIN_DELAY_MS = 100;
  */
 export const BACKSTOP_MS = 30_000;
 
-/** Holds expired per pass; the next command or alarm continues with the rest. */
+/** Due holds read from storage at a time; a pass reads batch after batch until none is due. */
 const EXPIRY_BATCH = 500;
 
 /**
@@ -569,28 +569,40 @@ export class ResourceObject extends DurableObject<Env> {
     }
   }
 
-  /** Expires every hold whose `expires_at` has passed, each as its own decision. */
+  /**
+   * Expires every hold whose `expires_at` has passed, each as its own
+   * decision. All of them, however many, within this transaction: a decision
+   * made on a partly expired wave would refuse places that are free by server
+   * time, and a later request could then win them (first come, first served).
+   */
   private expireDue(): void {
     const current = this.working;
     if (!current || this.nextExpiry === null) return;
     const now = this.serverTime(current);
     if (now < this.nextExpiry) return;
-    for (const hold of this.store.dueHolds(now, EXPIRY_BATCH)) {
-      const working = this.working as Sequenced;
-      const found = this.store.getReservation(hold.id, working.state.id) as Reservation;
-      const { decision, seq } = this.decideNext(working, { type: "reservation", action: "expire", reservation: found });
-      const status = decision.outcome === "ACCEPTED" ? (decision.reservationStatus ?? found.status) : found.status;
-      if (status !== found.status) this.store.setStatus(found.id, status, now, seq);
-      const cause: Cause = {
-        type: "reservation.expire",
-        requestId: "system",
-        clientId: found.clientId,
-        quantity: found.quantity,
-        detail: { reservation_id: found.id, status },
-      };
-      this.record(decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
-    }
+    let batch: { id: string }[];
+    do {
+      // Each expired hold leaves the HELD index, so the next read starts after it.
+      batch = this.store.dueHolds(now, EXPIRY_BATCH);
+      for (const hold of batch) this.expireHold(hold.id, now);
+    } while (batch.length === EXPIRY_BATCH);
     this.nextExpiry = this.store.nextHoldExpiry();
+  }
+
+  private expireHold(id: string, now: number): void {
+    const working = this.working as Sequenced;
+    const found = this.store.getReservation(id, working.state.id) as Reservation;
+    const { decision, seq } = this.decideNext(working, { type: "reservation", action: "expire", reservation: found });
+    const status = decision.outcome === "ACCEPTED" ? (decision.reservationStatus ?? found.status) : found.status;
+    if (status !== found.status) this.store.setStatus(found.id, status, now, seq);
+    const cause: Cause = {
+      type: "reservation.expire",
+      requestId: "system",
+      clientId: found.clientId,
+      quantity: found.quantity,
+      detail: { reservation_id: found.id, status },
+    };
+    this.record(decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
   }
 
   /** Lets the waiting list hear of any room the running transaction freed. */
