@@ -1,6 +1,7 @@
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../src/index";
+import type { ResourceObject } from "../src/resource-object/resource-object";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -76,4 +77,17 @@ export async function settle(resourceId: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the outbox of ${resourceId} did not settle`);
+}
+
+/** The Durable Object of a resource, for `runInDurableObject` / `runDurableObjectAlarm`. */
+export function objectOf(resourceId: string): DurableObjectStub<ResourceObject> {
+  const ns = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
+  return ns.get(ns.idFromName(resourceId));
+}
+
+/** Sets a resource object's clock (epoch ms) to `at`: time moves without sleeping. */
+export async function setClock(resourceId: string, at: number): Promise<void> {
+  await runInDurableObject(objectOf(resourceId), (o) => {
+    o.clock = () => at;
+  });
 }

@@ -72,7 +72,11 @@ export class ResourceObject extends DurableObject<Env> {
   private current: Sequenced | null = null;
   /** The state inside the running transaction: decisions chain on it. */
   private working: Sequenced | null = null;
-  /** Earliest `expires_at` of a held reservation, so most commands skip the expiry pass at a glance. */
+  /**
+   * Earliest time-driven work: a held reservation's `expires_at` or a
+   * waiting-list offer's lapse, so most commands skip the expiry pass at a
+   * glance, and the alarm wakes the object for it.
+   */
   private nextExpiry: number | null = null;
   /** When the pending alarm fires (epoch ms), or null. */
   private alarmAt: number | null = null;
@@ -438,14 +442,17 @@ export class ResourceObject extends DurableObject<Env> {
       const { fingerprint: _, ...reply } = stored;
       return { ...reply, replayed: true };
     }
+    // What is due by server time happens first, notifications of the places it freed included, so the
+    // command meets a settled line (a join's reply relies on it) and every count it decides on is exact.
     this.expireDue();
+    this.notifyWaiting();
     const current = this.working;
     const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
     if (!("entry" in result)) return { ...result, replayed: false };
     // Real time, not the injectable clock: this measures, it does not decide.
     if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
     this.record(result, idempotency && { ...idempotency, ...result.reply });
-    this.notifyWaiting();
+    this.notifyWaiting(result.entry.serverTimestamp); // the same step: at the decision's time
     return { ...result.reply, replayed: false };
   }
 
@@ -478,7 +485,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   private moveReservation(r: Reservation, status: Reservation["status"], now: number, seq: number): Reservation {
     this.store.setStatus(r.id, status, now, seq);
-    if (r.status === "HELD") this.nextExpiry = this.store.nextHoldExpiry();
+    if (r.status === "HELD") this.nextExpiry = this.nextDue();
     return withStatus(r, status, now);
   }
 
@@ -586,7 +593,20 @@ export class ResourceObject extends DurableObject<Env> {
       batch = this.store.dueHolds(now, EXPIRY_BATCH);
       for (const hold of batch) this.expireHold(hold.id, now);
     } while (batch.length === EXPIRY_BATCH);
-    this.nextExpiry = this.store.nextHoldExpiry();
+    // Offers lapse the same way, exactly by server time; `notifyWaiting` then offers their places again.
+    this.desk.lapse(
+      () => this.working as Sequenced,
+      now,
+      (d) => this.record(d),
+    );
+    this.nextExpiry = this.nextDue();
+  }
+
+  /** Earliest hold expiry or offer lapse, or null. */
+  private nextDue(): number | null {
+    const hold = this.store.nextHoldExpiry();
+    const lapse = this.desk.nextLapse;
+    return hold === null ? lapse : lapse === null ? hold : Math.min(hold, lapse);
   }
 
   private expireHold(id: string, now: number): void {
@@ -605,22 +625,27 @@ export class ResourceObject extends DurableObject<Env> {
     this.record(decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
   }
 
-  /** Lets the waiting list hear of any room the running transaction freed. */
-  private notifyWaiting(): void {
+  /**
+   * Lets the waiting list hear of any room the running transaction freed, and
+   * of places it took or rules it changed (waiting-desk.ts `settle`).
+   */
+  private notifyWaiting(at?: number): void {
     const working = this.working;
     if (!working) return;
-    this.desk.notify(
+    this.desk.settle(
       () => this.working as Sequenced,
-      this.serverTime(working),
+      at ?? this.serverTime(working),
       (d) => this.record(d),
     );
+    const lapse = this.desk.nextLapse; // a new offer: wake when it lapses
+    if (lapse !== null && (this.nextExpiry === null || lapse < this.nextExpiry)) this.nextExpiry = lapse;
   }
 
   /** Rebuilds the in-memory views that storage already holds. */
   private loadDerived(): void {
     if (!this.current) return;
-    this.nextExpiry = this.store.nextHoldExpiry();
     this.desk.reload();
+    this.nextExpiry = this.nextDue();
   }
 
   private resourceReply(state: ResourceState, status: 200 | 201): Reply {

@@ -1,15 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ResourceObject } from "../../src/resource-object/resource-object";
-import { call, createResource, reserve } from "../helpers";
+import { call, createResource, objectOf, reserve } from "../helpers";
 
 const HOLDS = 1_500;
-
-function objectOf(id: string): DurableObjectStub<ResourceObject> {
-  const ns = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
-  return ns.get(ns.idFromName(id));
-}
 
 const json = (res: Response) => res.json<Record<string, any>>();
 
