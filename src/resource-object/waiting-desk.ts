@@ -142,7 +142,7 @@ export class WaitingDesk {
 
   /** Offers due by `now` lapse, each as its own decision handed to `record`. Runs with hold expiry. */
   lapse(working: () => Sequenced, now: number, record: Recorder): void {
-    if (this.lapseAt === null || now < this.lapseAt) return;
+    if (!this.lapseDue(now)) return;
     lapseOffers(this.line(working, now, record), now);
     this.lapseAt = this.entries.nextLapse();
   }
@@ -156,8 +156,14 @@ export class WaitingDesk {
   settle(working: () => Sequenced, now: number, record: Recorder): void {
     const state = working().state;
     const rulesChanged = this.checkedRules !== state.rulesVersion;
+    const lapsing = this.lapseDue(now);
     settleLine(this.line(working, now, record), state, now, rulesChanged);
+    if (lapsing) this.lapseAt = this.entries.nextLapse();
     this.checkedRules = state.rulesVersion;
+  }
+
+  private lapseDue(now: number): boolean {
+    return this.lapseAt !== null && now >= this.lapseAt;
   }
 
   /** A client booked: if it had been notified, its offer is taken up and no longer holds places back. */
@@ -197,7 +203,7 @@ export class WaitingDesk {
       get offered() {
         return counts.offered;
       },
-      lapsedOffers: (at, limit) => (this.lapseAt !== null && at >= this.lapseAt ? entries.lapsedOffers(at, limit) : []),
+      lapsedOffers: (at, limit) => (this.lapseDue(at) ? entries.lapsedOffers(at, limit) : []),
       entriesAbove: (max, limit) => entries.activeAbove(max, limit),
       countedOffers: (limit) => entries.countedOffers(limit),
       head: (limit) => entries.head(limit),
