@@ -50,6 +50,7 @@ async function createBenchResource(id: string): Promise<DurableObjectStub<Resour
         bookingClosesAt: null,
         maxQuantityPerReservation: null,
         holdTtlSeconds: 600,
+        waitingListOfferTtlSeconds: 900,
         metadata: {},
       },
       requestId: "bench",

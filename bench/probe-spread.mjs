@@ -8,12 +8,24 @@ import { ROOT } from "./lib/util.mjs";
 
 const sizes = process.argv.slice(2).map(Number);
 const runDir = path.join(ROOT, ".wrangler", "probe", String(Date.now()));
-const server = await startServer({ mode: "serve", stateDir: path.join(runDir, "state"), logFile: path.join(runDir, "server.log") });
+const server = await startServer({
+  mode: "serve",
+  stateDir: path.join(runDir, "state"),
+  logFile: path.join(runDir, "server.log"),
+});
 try {
   for (const n of sizes) {
-    const ids = await createResources(server, Array.from({ length: n }, (_, i) => `p${n}-${i}`), MAX_CAPACITY);
+    const ids = await createResources(
+      server,
+      Array.from({ length: n }, (_, i) => `p${n}-${i}`),
+      MAX_CAPACITY,
+    );
     for (const run of [1, 2, 3]) {
-      const s = await runLoad(server, { ...reservePicked(server, ids, () => Math.floor(Math.random() * n)), connections: 100, duration: 5 });
+      const s = await runLoad(server, {
+        ...reservePicked(server, ids, () => Math.floor(Math.random() * n)),
+        connections: 100,
+        duration: 5,
+      });
       console.log(`n=${n} run ${run}: ${s.rps} req/s p50 ${s.p50_ms} p99 ${s.p99_ms}`);
     }
   }

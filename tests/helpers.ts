@@ -1,6 +1,7 @@
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../src/index";
+import type { ResourceObject } from "../src/resource-object/resource-object";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -111,4 +112,17 @@ export async function received(name: string, count = 0, timeoutMs = 20_000): Pro
     if (Date.now() > deadline) throw new Error(`${name} received ${got.length} of ${count} deliveries`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The Durable Object of a resource, for `runInDurableObject` / `runDurableObjectAlarm`. */
+export function objectOf(resourceId: string): DurableObjectStub<ResourceObject> {
+  const ns = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
+  return ns.get(ns.idFromName(resourceId));
+}
+
+/** Sets a resource object's clock (epoch ms) to `at`: time moves without sleeping. */
+export async function setClock(resourceId: string, at: number): Promise<void> {
+  await runInDurableObject(objectOf(resourceId), (o) => {
+    o.clock = () => at;
+  });
 }

@@ -96,7 +96,10 @@ export class Admin {
   async reconcile(ids) {
     const runs = [];
     for (let at = 0; at < ids.length; at += 1000) {
-      const res = await this.post("/admin/reconciliation", { resource_ids: ids.slice(at, at + 1000), min_age_seconds: 0 });
+      const res = await this.post("/admin/reconciliation", {
+        resource_ids: ids.slice(at, at + 1000),
+        min_age_seconds: 0,
+      });
       if (res.status !== 200) throw new Error(`POST /admin/reconciliation: ${res.status}`);
       runs.push(res.body);
     }

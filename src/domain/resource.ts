@@ -17,6 +17,8 @@ export type ResourceSpec = {
   bookingClosesAt: number | null;
   maxQuantityPerReservation: number | null;
   holdTtlSeconds: number;
+  /** How long a waiting-list offer lasts before it lapses (domain/waiting-list.ts). */
+  waitingListOfferTtlSeconds: number;
   metadata: Record<string, Json>;
 };
 
@@ -30,7 +32,7 @@ export type ResourceState = ResourceSpec & {
   held: number;
   /** Increases on every change of state (commit, cancel, expiry, admin change). */
   version: number;
-  /** Increases only when a rule (capacity, window, waiting list, max quantity, hold TTL) changes. */
+  /** Increases only when a rule (capacity, window, waiting list and its offer TTL, max quantity, hold TTL) changes. */
   rulesVersion: number;
   createdAt: number;
   updatedAt: number;
@@ -47,6 +49,7 @@ export type RulesPatch = Partial<
     | "bookingClosesAt"
     | "maxQuantityPerReservation"
     | "holdTtlSeconds"
+    | "waitingListOfferTtlSeconds"
     | "metadata"
   >
 >;
@@ -59,6 +62,7 @@ const RULE_FIELDS = [
   "bookingClosesAt",
   "maxQuantityPerReservation",
   "holdTtlSeconds",
+  "waitingListOfferTtlSeconds",
 ] as const;
 
 export type Command =

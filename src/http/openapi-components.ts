@@ -69,6 +69,7 @@ export const Resource = z.strictObject({
   booking_closes_at: time.nullable(),
   max_quantity_per_reservation: z.int().nullable(),
   hold_ttl_seconds: z.int(),
+  waiting_list_offer_ttl_seconds: z.int().describe("Seconds a waiting-list offer lasts before it lapses"),
   metadata: json,
   version: z.int().describe("Increases on every change of the resource's state"),
   rules_version: z.int().describe("Increases only when a rule changes"),
@@ -97,13 +98,17 @@ export const WaitingListEntry = z.strictObject({
   resource_id: z.string(),
   client_id: z.string(),
   quantity: z.int(),
-  status: z.enum(["WAITING", "NOTIFIED", "FULFILLED", "LEFT"]),
+  status: z.enum(["WAITING", "NOTIFIED", "FULFILLED", "LEFT", "EXPIRED"]),
   position: z.int().nullable().describe("1 = next; null once no longer waiting"),
   joined_at: time,
   server_seq: z.int(),
   callback_url: z.string().nullable(),
   notified_at: time.nullable(),
+  offer_expires_at: time
+    .nullable()
+    .describe("When the entry's offer lapses (it becomes EXPIRED and may join again); set once NOTIFIED"),
   left_at: time.nullable(),
+  expired_at: time.nullable(),
 });
 
 export const Availability = z.strictObject({

@@ -82,8 +82,9 @@ export const ROUTES: RouteDoc[] = [
   ]),
   ...tagged("Waiting list", [
     { route: "POST /waiting-list/join", summary: "Join a resource's waiting list", auth: "client",
-      body: "JoinWaitingListBody", idempotent: true, ok: { 201: "Joined.", 200: "Already waiting: the existing entry." },
-      returns: "WaitingListEntry", okHeaders: ["Location"], errors: [...DO, "INVALID_STATE"] },
+      body: "JoinWaitingListBody", idempotent: true, ok: { 201: "Joined: WAITING, or NOTIFIED when places were free (notified in the same step).", 200: "Already waiting or notified: the existing entry." },
+      returns: "WaitingListEntry", okHeaders: ["Location"], errors: [...DO, "INVALID_STATE"],
+      description: "A quantity above the resource's capacity or max_quantity_per_reservation could never book: 400 VALIDATION_ERROR (details[].field quantity). A notification is an offer, not a hold: it counts only while its places exist and lapses at offer_expires_at (waiting_list_offer_ttl_seconds after it was made); the entry is then EXPIRED and may join again." },
     { route: "GET /waiting-list/{id}", summary: "Get a waiting-list entry and its position", auth: "client",
       ok: { 200: "The entry." }, returns: "WaitingListEntry", errors: DO },
     { route: "DELETE /waiting-list/{id}", summary: "Leave the waiting list", auth: "client",

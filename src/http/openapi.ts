@@ -85,7 +85,7 @@ function operation(r: RouteDoc, responses: Record<string, unknown>) {
 
 function requestBody(body: NonNullable<RouteDoc["body"]>) {
   if (body === "csv") {
-    const description = `CSV (RFC 4180) with the header row \`${IMPORT_HEADER.join(",")}\`; each line as in POST /resources.`;
+    const description = `CSV (RFC 4180) with the header row \`${IMPORT_HEADER.join(",")}\` (the last column may be left out); each line as in POST /resources.`;
     return { required: true, description, content: { "text/csv": { schema: { type: "string" } } } };
   }
   const content = { "application/json": { schema: ref("schemas", body) } };

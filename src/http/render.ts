@@ -39,6 +39,7 @@ export function resourceJson(s: ResourceState, waitingListLength = 0) {
     booking_closes_at: iso(s.bookingClosesAt),
     max_quantity_per_reservation: s.maxQuantityPerReservation,
     hold_ttl_seconds: s.holdTtlSeconds,
+    waiting_list_offer_ttl_seconds: s.waitingListOfferTtlSeconds,
     metadata: s.metadata,
     version: s.version,
     rules_version: s.rulesVersion,
@@ -69,8 +70,8 @@ export function errorJson(code: ErrorCode, message: string, requestId: string, d
   return { error: { code, message, ...(details ? { details } : {}), request_id: requestId } };
 }
 
-export function errorReply(code: ErrorCode, message: string, requestId: string): Reply {
-  const body = JSON.stringify(errorJson(code, message, requestId));
+export function errorReply(code: ErrorCode, message: string, requestId: string, details?: ErrorDetail[]): Reply {
+  const body = JSON.stringify(errorJson(code, message, requestId, details));
   return { status: codeToStatus(code), headers: {}, body };
 }
 
@@ -92,6 +93,8 @@ export function waitingEntryJson(e: WaitingEntry) {
     server_seq: e.serverSeq,
     callback_url: e.callbackUrl,
     notified_at: iso(e.notifiedAt),
+    offer_expires_at: iso(e.offerExpiresAt),
     left_at: iso(e.leftAt),
+    expired_at: iso(e.expiredAt),
   };
 }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { RESOURCE_ID_PATTERN } from "../domain/ids";
 import type { Json } from "../domain/resource";
+import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
 
 const MAX_METADATA_BYTES = 4096;
 
@@ -65,6 +66,7 @@ const resourceFields = {
   booking_closes_at: isoTime.nullable(),
   max_quantity_per_reservation: z.int().min(1).max(1_000_000).nullable(),
   hold_ttl_seconds: z.int().min(30).max(86_400),
+  waiting_list_offer_ttl_seconds: z.int().min(60).max(86_400),
   metadata,
 };
 
@@ -80,6 +82,7 @@ export function resourceFieldsOf<B extends ResourceFieldsJson>(b: B) {
     bookingClosesAt: b.booking_closes_at,
     maxQuantityPerReservation: b.max_quantity_per_reservation,
     holdTtlSeconds: b.hold_ttl_seconds,
+    waitingListOfferTtlSeconds: b.waiting_list_offer_ttl_seconds,
     metadata: b.metadata,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as {
@@ -101,6 +104,9 @@ export const CreateResourceBody = z
     hold_ttl_seconds: resourceFields.hold_ttl_seconds
       .optional()
       .describe("Seconds a hold lasts. Default: DEFAULT_HOLD_TTL_SECONDS (600 unless the operator set it)."),
+    waiting_list_offer_ttl_seconds: resourceFields.waiting_list_offer_ttl_seconds
+      .default(DEFAULT_OFFER_TTL_SECONDS)
+      .describe("Seconds a waiting-list notification (an offer) lasts before it lapses and goes to the next entry."),
     metadata: metadata.default({}),
   })
   .refine(

@@ -51,7 +51,7 @@ export const DRAIN_DELAY_MS = 100;
  */
 export const BACKSTOP_MS = 60_000;
 
-/** Holds expired per pass; the next command or alarm continues with the rest. */
+/** Due holds read from storage at a time; a pass reads batch after batch until none is due. */
 const EXPIRY_BATCH = 500;
 /** Decisions per `historyAfter` answer (the reconciler asks again for more). */
 const HISTORY_PAGE = 1000;
@@ -81,7 +81,11 @@ export class ResourceObject extends DurableObject<Env> {
   private current: Sequenced | null = null;
   /** The state inside the running transaction: decisions chain on it. */
   private working: Sequenced | null = null;
-  /** Earliest `expires_at` of a held reservation, so most commands skip the expiry pass at a glance. */
+  /**
+   * Earliest time-driven work: a held reservation's `expires_at` or a
+   * waiting-list offer's lapse, so most commands skip the expiry pass at a
+   * glance, and the alarm wakes the object for it.
+   */
   private nextExpiry: number | null = null;
   /** When the pending alarm fires (epoch ms), or null. */
   private alarmAt: number | null = null;
@@ -515,14 +519,17 @@ export class ResourceObject extends DurableObject<Env> {
       const { fingerprint: _, ...reply } = stored;
       return { ...reply, replayed: true };
     }
+    // What is due by server time happens first, notifications of the places it freed included, so the
+    // command meets a settled line (a join's reply relies on it) and every count it decides on is exact.
     this.expireDue();
+    this.notifyWaiting();
     const current = this.working;
     const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
     if (!("entry" in result)) return { ...result, replayed: false };
     // Real time, not the injectable clock: this measures, it does not decide.
     if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
     this.record(result, idempotency && { ...idempotency, ...result.reply });
-    this.notifyWaiting();
+    this.notifyWaiting(result.entry.serverTimestamp); // the same step: at the decision's time
     return { ...result.reply, replayed: false };
   }
 
@@ -555,7 +562,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   private moveReservation(r: Reservation, status: Reservation["status"], now: number, seq: number): Reservation {
     this.store.setStatus(r.id, status, now, seq);
-    if (r.status === "HELD") this.nextExpiry = this.store.nextHoldExpiry();
+    if (r.status === "HELD") this.nextExpiry = this.nextDue();
     return withStatus(r, status, now);
   }
 
@@ -646,46 +653,76 @@ export class ResourceObject extends DurableObject<Env> {
     }
   }
 
-  /** Expires every hold whose `expires_at` has passed, each as its own decision. */
+  /**
+   * Expires every hold whose `expires_at` has passed, each as its own
+   * decision. All of them, however many, within this transaction: a decision
+   * made on a partly expired wave would refuse places that are free by server
+   * time, and a later request could then win them (first come, first served).
+   */
   private expireDue(): void {
     const current = this.working;
     if (!current || this.nextExpiry === null) return;
     const now = this.serverTime(current);
     if (now < this.nextExpiry) return;
-    for (const hold of this.store.dueHolds(now, EXPIRY_BATCH)) {
-      const working = this.working as Sequenced;
-      const found = this.store.getReservation(hold.id, working.state.id) as Reservation;
-      const { decision, seq } = this.decideNext(working, { type: "reservation", action: "expire", reservation: found });
-      const status = decision.outcome === "ACCEPTED" ? (decision.reservationStatus ?? found.status) : found.status;
-      if (status !== found.status) this.store.setStatus(found.id, status, now, seq);
-      const cause: Cause = {
-        type: "reservation.expire",
-        requestId: "system",
-        clientId: found.clientId,
-        quantity: found.quantity,
-        detail: { reservation_id: found.id, status },
-      };
-      this.record(decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
-    }
-    this.nextExpiry = this.store.nextHoldExpiry();
-  }
-
-  /** Lets the waiting list hear of any room the running transaction freed. */
-  private notifyWaiting(): void {
-    const working = this.working;
-    if (!working) return;
-    this.desk.notify(
+    let batch: { id: string }[];
+    do {
+      // Each expired hold leaves the HELD index, so the next read starts after it.
+      batch = this.store.dueHolds(now, EXPIRY_BATCH);
+      for (const hold of batch) this.expireHold(hold.id, now);
+    } while (batch.length === EXPIRY_BATCH);
+    // Offers lapse the same way, exactly by server time; `notifyWaiting` then offers their places again.
+    this.desk.lapse(
       () => this.working as Sequenced,
-      this.serverTime(working),
+      now,
       (d) => this.record(d),
     );
+    this.nextExpiry = this.nextDue();
+  }
+
+  /** Earliest hold expiry or offer lapse, or null. */
+  private nextDue(): number | null {
+    const hold = this.store.nextHoldExpiry();
+    const lapse = this.desk.nextLapse;
+    return hold === null ? lapse : lapse === null ? hold : Math.min(hold, lapse);
+  }
+
+  private expireHold(id: string, now: number): void {
+    const working = this.working as Sequenced;
+    const found = this.store.getReservation(id, working.state.id) as Reservation;
+    const { decision, seq } = this.decideNext(working, { type: "reservation", action: "expire", reservation: found });
+    const status = decision.outcome === "ACCEPTED" ? (decision.reservationStatus ?? found.status) : found.status;
+    if (status !== found.status) this.store.setStatus(found.id, status, now, seq);
+    const cause: Cause = {
+      type: "reservation.expire",
+      requestId: "system",
+      clientId: found.clientId,
+      quantity: found.quantity,
+      detail: { reservation_id: found.id, status },
+    };
+    this.record(decided(working, decision, seq, now, cause, { status: 200, headers: {}, body: "" }));
+  }
+
+  /**
+   * Lets the waiting list hear of any room the running transaction freed, and
+   * of places it took or rules it changed (waiting-desk.ts `settle`).
+   */
+  private notifyWaiting(at?: number): void {
+    const working = this.working;
+    if (!working) return;
+    this.desk.settle(
+      () => this.working as Sequenced,
+      at ?? this.serverTime(working),
+      (d) => this.record(d),
+    );
+    const lapse = this.desk.nextLapse; // a new offer: wake when it lapses
+    if (lapse !== null && (this.nextExpiry === null || lapse < this.nextExpiry)) this.nextExpiry = lapse;
   }
 
   /** Rebuilds the in-memory views that storage already holds. */
   private loadDerived(): void {
     if (!this.current) return;
-    this.nextExpiry = this.store.nextHoldExpiry();
     this.desk.reload();
+    this.nextExpiry = this.nextDue();
   }
 
   private resourceReply(state: ResourceState, status: 200 | 201): Reply {

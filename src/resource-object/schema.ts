@@ -113,7 +113,41 @@ const MIGRATIONS: string[] = [
   // v3: how long each client decision took from the Worker receiving it (commit_duration_seconds).
   "ALTER TABLE timeline ADD COLUMN latency_ms INTEGER;",
 
-  // v4: history and webhooks leave through queues (the webhook queue retries, not the object); KV is
+  // v4: waiting-list offers lapse and count only while their places exist
+  // (API.md v1.1, docs/decisions.md #31). SQLite cannot alter a CHECK, so the
+  // table is rebuilt to admit EXPIRED. Offers made before this lapse one
+  // default TTL (900 s) after they were made and count all their places
+  // until the next command compares them with what remains.
+  `CREATE TABLE waiting_list_v4 (
+     id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity >= 1),
+     status TEXT NOT NULL CHECK (status IN ('WAITING', 'NOTIFIED', 'FULFILLED', 'LEFT', 'EXPIRED')),
+     server_seq INTEGER NOT NULL,
+     joined_at INTEGER NOT NULL,
+     callback_url TEXT,
+     notified_at INTEGER,
+     left_at INTEGER,
+     -- While NOTIFIED: when the offer lapses, and how many of its places still count as offered.
+     offer_expires_at INTEGER,
+     offered INTEGER NOT NULL DEFAULT 0 CHECK (offered >= 0 AND offered <= quantity),
+     expired_at INTEGER
+   );
+   INSERT INTO waiting_list_v4
+     (id, client_id, quantity, status, server_seq, joined_at, callback_url, notified_at, left_at, offer_expires_at, offered)
+   SELECT id, client_id, quantity, status, server_seq, joined_at, callback_url, notified_at, left_at,
+          CASE WHEN status = 'NOTIFIED' THEN notified_at + 900000 END,
+          CASE WHEN status = 'NOTIFIED' THEN quantity ELSE 0 END
+   FROM waiting_list;
+   DROP TABLE waiting_list;
+   ALTER TABLE waiting_list_v4 RENAME TO waiting_list;
+   CREATE INDEX waiting_list_queue ON waiting_list (server_seq) WHERE status = 'WAITING';
+   CREATE UNIQUE INDEX waiting_list_active_client ON waiting_list (client_id) WHERE status IN ('WAITING', 'NOTIFIED');
+   CREATE INDEX waiting_list_offers ON waiting_list (server_seq) WHERE status = 'NOTIFIED';
+   CREATE INDEX waiting_list_lapses ON waiting_list (offer_expires_at) WHERE status = 'NOTIFIED';
+   ALTER TABLE resource ADD COLUMN waiting_list_offer_ttl_seconds INTEGER NOT NULL DEFAULT 900;`,
+
+  // v5: history and webhooks leave through queues (the webhook queue retries, not the object); KV is
   // refreshed only while somebody reads the resource.
   `ALTER TABLE outbox_state ADD COLUMN kv_read_until INTEGER NOT NULL DEFAULT 0;
    DROP TABLE webhook_retries;`,
@@ -128,9 +162,9 @@ export function schemaVersion(sql: SqlStorage): number {
   return sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version;
 }
 
-/** Applies the migrations not applied yet. Call inside a transaction. */
-export function migrate(sql: SqlStorage): void {
-  for (let v = schemaVersion(sql); v < MIGRATIONS.length; v++) {
+/** Applies the migrations not applied yet, up to `target` (tests build older schemas). Call inside a transaction. */
+export function migrate(sql: SqlStorage, target = MIGRATIONS.length): void {
+  for (let v = schemaVersion(sql); v < target; v++) {
     sql.exec(MIGRATIONS[v] as string);
     sql.exec("UPDATE schema_version SET version = ?", v + 1);
   }

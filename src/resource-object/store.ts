@@ -62,6 +62,7 @@ export class ResourceStore {
         bookingClosesAt: row.booking_closes_at as number | null,
         maxQuantityPerReservation: row.max_quantity_per_reservation as number | null,
         holdTtlSeconds: row.hold_ttl_seconds as number,
+        waitingListOfferTtlSeconds: row.waiting_list_offer_ttl_seconds as number,
         metadata: JSON.parse(row.metadata as string),
         version: row.version as number,
         rulesVersion: row.rules_version as number,
@@ -78,8 +79,9 @@ export class ResourceStore {
     this.sql.exec(
       `INSERT OR REPLACE INTO resource (singleton, id, type, state, capacity, confirmed, held,
          waiting_list_enabled, booking_opens_at, booking_closes_at, max_quantity_per_reservation,
-         hold_ttl_seconds, metadata, version, rules_version, created_at, updated_at, last_seq, last_timestamp)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         hold_ttl_seconds, waiting_list_offer_ttl_seconds, metadata, version, rules_version, created_at, updated_at,
+         last_seq, last_timestamp)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s.id,
       s.type,
       s.state,
@@ -91,6 +93,7 @@ export class ResourceStore {
       s.bookingClosesAt,
       s.maxQuantityPerReservation,
       s.holdTtlSeconds,
+      s.waitingListOfferTtlSeconds,
       JSON.stringify(s.metadata),
       s.version,
       s.rulesVersion,
@@ -103,7 +106,7 @@ export class ResourceStore {
 
   /**
    * Writes only what a reservation decision changes: the counters and the
-   * sequencing. The hot path, so it binds 6 values instead of 18.
+   * sequencing. The hot path, so it binds 6 values instead of 19.
    */
   saveCounters({ state: s, lastSeq, lastTimestamp }: Sequenced): void {
     this.sql.exec(

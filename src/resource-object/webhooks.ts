@@ -40,6 +40,7 @@ const RESOURCE_EVENTS: Record<string, string> = {
   "waiting_list.join": "waiting_list.joined",
   "waiting_list.leave": "waiting_list.left",
   "waiting_list.notify": "waiting_list.capacity_available",
+  "waiting_list.expire": "waiting_list.expired",
 };
 
 /** The event a timeline entry announces, or null (repeats that changed nothing, internal notes). */

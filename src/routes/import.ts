@@ -24,7 +24,13 @@ export const IMPORT_HEADER = [
   "booking_closes_at",
   "max_quantity_per_reservation",
   "hold_ttl_seconds",
+  "waiting_list_offer_ttl_seconds",
 ] as const;
+/**
+ * The columns a file must have: the last one (added with the offer TTL) may be
+ * left out, so files written for the first header still import, with the default.
+ */
+const REQUIRED_COLUMNS = IMPORT_HEADER.length - 1;
 export const MAX_IMPORT_ROWS = 10_000;
 /** Creates in flight at once: enough to overlap round trips without flooding the objects. */
 const CONCURRENCY = 32;
@@ -42,10 +48,10 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
     ]);
   }
   const [header, ...rows] = parsed.records;
-  if (!header || header.fields.join(",") !== IMPORT_HEADER.join(",")) {
-    throw new AppError("VALIDATION_ERROR", `the header row must be: ${IMPORT_HEADER.join(",")}`, [
-      { field: "body", issue: "invalid_header" },
-    ]);
+  const columns = header?.fields.length ?? 0;
+  if (!header || columns < REQUIRED_COLUMNS || header.fields.join(",") !== IMPORT_HEADER.slice(0, columns).join(",")) {
+    const message = `the header row must be: ${IMPORT_HEADER.join(",")} (the last column may be left out)`;
+    throw new AppError("VALIDATION_ERROR", message, [{ field: "body", issue: "invalid_header" }]);
   }
   if (rows.length > MAX_IMPORT_ROWS) {
     throw new AppError("VALIDATION_ERROR", `at most ${MAX_IMPORT_ROWS} rows per import`, [
@@ -58,7 +64,7 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
   const seen = new Set<string>();
   const defaultHoldTtl = config(c.env).DEFAULT_HOLD_TTL_SECONDS;
   for (const row of rows) {
-    const spec = specOf(row.fields, defaultHoldTtl);
+    const spec = specOf(row.fields, columns, defaultHoldTtl);
     if ("error" in spec) failed.push({ line: row.line, error: spec.error });
     else if (seen.has(spec.id)) {
       failed.push({
@@ -86,13 +92,17 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
   return { created, unchanged, failed: sortByLine(failed) };
 }
 
-function specOf(fields: string[], defaultHoldTtlSeconds: number): ResourceSpec | { error: LineError["error"] } {
-  if (fields.length !== IMPORT_HEADER.length) {
-    return {
-      error: { code: "VALIDATION_ERROR", message: `expected ${IMPORT_HEADER.length} fields, got ${fields.length}` },
-    };
+function specOf(
+  fields: string[],
+  columns: number,
+  defaultHoldTtlSeconds: number,
+): ResourceSpec | { error: LineError["error"] } {
+  if (fields.length !== columns) {
+    return { error: { code: "VALIDATION_ERROR", message: `expected ${columns} fields, got ${fields.length}` } };
   }
-  const raw = Object.fromEntries(IMPORT_HEADER.map((k, i) => [k, fields[i] as string]));
+  const raw: Partial<Record<(typeof IMPORT_HEADER)[number], string>> = Object.fromEntries(
+    IMPORT_HEADER.slice(0, columns).map((k, i) => [k, fields[i] as string]),
+  );
   const candidate = {
     id: raw.id,
     type: raw.type,
@@ -103,6 +113,7 @@ function specOf(fields: string[], defaultHoldTtlSeconds: number): ResourceSpec |
     max_quantity_per_reservation:
       raw.max_quantity_per_reservation === "" ? null : toNumber(raw.max_quantity_per_reservation),
     hold_ttl_seconds: raw.hold_ttl_seconds === "" ? undefined : toNumber(raw.hold_ttl_seconds),
+    waiting_list_offer_ttl_seconds: toNumber(raw.waiting_list_offer_ttl_seconds),
   };
   const result = CreateResourceBody.safeParse(candidate);
   if (!result.success) {

@@ -21,6 +21,7 @@ export const resources = sqliteTable(
     bookingClosesAt: integer("booking_closes_at"),
     maxQuantityPerReservation: integer("max_quantity_per_reservation"),
     holdTtlSeconds: integer("hold_ttl_seconds").notNull(),
+    waitingListOfferTtlSeconds: integer("waiting_list_offer_ttl_seconds").notNull().default(900),
     metadata: text("metadata").notNull(),
     version: integer("version").notNull(),
     rulesVersion: integer("rules_version").notNull(),

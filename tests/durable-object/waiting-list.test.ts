@@ -100,7 +100,8 @@ describe("waiting list", () => {
     expect(refused.status).toBe(409);
     expect(await json(refused)).toMatchObject({ error: { code: "INVALID_STATE" } });
 
-    const on = await createResource({ capacity: 0, waiting_list_enabled: true });
+    const on = await createResource({ capacity: 1, waiting_list_enabled: true });
+    await reserve(on.id as string);
     const entry = await json(await join(on.id as string, "y"));
     const left = await call("DELETE", `/waiting-list/${entry.id}`);
     expect(await json(left)).toMatchObject({ status: "LEFT", position: null });

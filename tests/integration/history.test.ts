@@ -83,7 +83,8 @@ describe("GET /admin/reservations/export", () => {
 describe("registry freshness", () => {
   it("carries the waiting-list length into the listing", async () => {
     const type = uniqueId("wl-kind");
-    const resource = await createResource({ id: `${type}-a`, type, capacity: 0, waiting_list_enabled: true });
+    const resource = await createResource({ id: `${type}-a`, type, capacity: 1, waiting_list_enabled: true });
+    await reserve(resource.id as string, { client_id: "full" }); // full, so both entries wait
     for (const client of ["a", "b"]) {
       await call("POST", "/waiting-list/join", { body: { resource_id: resource.id, client_id: client } });
     }

@@ -66,6 +66,29 @@ describe("POST /admin/resources/import", () => {
     expect(await (await call("GET", `/resources/${p}-quoted`)).json()).toMatchObject({ type: 'a "quoted", type' });
   });
 
+  it("takes waiting_list_offer_ttl_seconds as an optional last column", async () => {
+    const p = uniqueId("ttl");
+    const withTtl = `${HEADER},waiting_list_offer_ttl_seconds\n${p}-set,session,2,true,,,,600,120\n${p}-empty,session,2,true,,,,600,\n${p}-low,session,2,true,,,,600,59\n${p}-short,session,2,true,,,,600\n`;
+    const result = await (await importCsv(withTtl)).json<Record<string, any>>();
+    expect(result).toMatchObject({ created: 2 });
+    expect(result.failed.map((f: any) => [f.line, f.error.details?.[0]?.field ?? f.error.message])).toEqual([
+      [4, "waiting_list_offer_ttl_seconds"],
+      [5, "expected 9 fields, got 8"],
+    ]);
+    const ttl = async (id: string) =>
+      (await (await call("GET", `/resources/${id}`)).json<any>()).waiting_list_offer_ttl_seconds;
+    expect(await ttl(`${p}-set`)).toBe(120);
+    expect(await ttl(`${p}-empty`)).toBe(900);
+    // The column itself may be left out: files written for the first header still import, with the default.
+    expect(await (await importCsv(`${HEADER}\n${p}-old,session,2,true,,,,600\n`)).json()).toEqual({
+      created: 1,
+      unchanged: 0,
+      failed: [],
+    });
+    expect(await ttl(`${p}-old`)).toBe(900);
+    expect((await importCsv(`${HEADER},waiting_list_offer_ttl_seconds,extra\n`)).status).toBe(400);
+  });
+
   it("refuses a wrong header, a wrong content type and a broken quote", async () => {
     expect((await importCsv("id,type\nx,y\n")).status).toBe(400);
     const json = await call("POST", "/admin/resources/import", { body: { id: "x" } });

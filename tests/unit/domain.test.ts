@@ -13,6 +13,7 @@ const specArb: fc.Arbitrary<ResourceSpec> = fc.record({
   bookingClosesAt: fc.option(fc.integer({ min: T0 + 5_001, max: T0 + 60_000 }), { nil: null }),
   maxQuantityPerReservation: fc.option(fc.integer({ min: 1, max: 6 }), { nil: null }),
   holdTtlSeconds: fc.integer({ min: 30, max: 600 }),
+  waitingListOfferTtlSeconds: fc.integer({ min: 60, max: 900 }),
   metadata: fc.constant({}),
 });
 
@@ -104,6 +105,7 @@ describe("decide (domain rules)", () => {
         bookingClosesAt: T0 + 1000,
         maxQuantityPerReservation: 2,
         holdTtlSeconds: 60,
+        waitingListOfferTtlSeconds: 900,
         metadata: {},
       },
       T0 - 1,
@@ -141,6 +143,7 @@ describe("decide (domain rules)", () => {
         bookingClosesAt: null,
         maxQuantityPerReservation: null,
         holdTtlSeconds: 60,
+        waitingListOfferTtlSeconds: 900,
         metadata: {},
       },
       T0,

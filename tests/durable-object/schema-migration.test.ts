@@ -1,0 +1,69 @@
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "../../src/resource-object/schema";
+import { ResourceStore } from "../../src/resource-object/store";
+import { WaitingListStore } from "../../src/resource-object/waiting-list-store";
+import { objectOf, uniqueId } from "../helpers";
+
+const T = Date.parse("2026-11-30T12:00:00.000Z");
+
+describe("the object's schema migrations", () => {
+  it("v4 keeps a v3 waiting list, gives old offers one default TTL, admits EXPIRED and adds the offer TTL rule", async () => {
+    const id = uniqueId("v3");
+    await runInDurableObject(objectOf(id), (_, state) => {
+      const sql = state.storage.sql;
+      state.storage.transactionSync(() => migrate(sql, 3));
+      sql.exec(
+        `INSERT INTO resource VALUES (1, ?, 'session', 'OPEN', 2, 1, 0, 1, NULL, NULL, NULL, 600, '{}', 3, 1, ?, ?, 4, ?)`,
+        id,
+        T,
+        T,
+        T,
+      );
+      const insert = (entry: string, status: string, quantity: number, seq: number, notifiedAt: number | null) =>
+        sql.exec(
+          `INSERT INTO waiting_list (id, client_id, quantity, status, server_seq, joined_at, notified_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          entry,
+          `client-${entry}`,
+          quantity,
+          status,
+          seq,
+          T,
+          notifiedAt,
+        );
+      insert("offered", "NOTIFIED", 1, 2, T + 5);
+      insert("waiting", "WAITING", 1, 3, null);
+      insert("booked", "FULFILLED", 1, 4, T + 1);
+
+      state.storage.transactionSync(() => migrate(sql));
+      expect(schemaVersion(sql)).toBe(LATEST_SCHEMA_VERSION);
+      expect(new ResourceStore(sql).loadResource()?.state).toMatchObject({ waitingListOfferTtlSeconds: 900 });
+      const entries = new WaitingListStore(sql, () => id);
+      expect(entries.get("offered")).toMatchObject({ status: "NOTIFIED", offerExpiresAt: T + 5 + 900_000, offered: 1 });
+      expect(entries.get("waiting")).toMatchObject({
+        status: "WAITING",
+        position: 1,
+        offerExpiresAt: null,
+        offered: 0,
+      });
+      expect(entries.get("booked")).toMatchObject({ status: "FULFILLED", offered: 0 });
+      expect(entries.counts()).toEqual({ waiting: 1, notified: 1, offered: 1 });
+      expect(entries.nextLapse()).toBe(T + 5 + 900_000);
+
+      entries.close("offered", "EXPIRED", T + 900_005); // the old CHECK refused this status
+      expect(entries.get("offered")).toMatchObject({ status: "EXPIRED", expiredAt: T + 900_005, offered: 0 });
+      const indexes = sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'waiting_list'")
+        .toArray()
+        .map((r) => r.name)
+        .filter((n) => !n.startsWith("sqlite_"));
+      expect(indexes.sort()).toEqual([
+        "waiting_list_active_client",
+        "waiting_list_lapses",
+        "waiting_list_offers",
+        "waiting_list_queue",
+      ]);
+    });
+  });
+});
