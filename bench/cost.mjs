@@ -109,6 +109,46 @@ async function scenario(server, name, ids, pick) {
   };
 }
 
+/**
+ * What a reservation on an evicted (cold) object costs next to a warm one:
+ * `ids` are reserved one at a time after EVICT_WAIT_MS of silence (workerd
+ * evicts an idle object after about 10 s, as production does), then once
+ * more at once. Latency is the client's; operations are counted as above.
+ */
+const EVICT_WAIT_MS = 20_000;
+async function coldScenario(server, ids) {
+  const one = async (id) => {
+    const start = performance.now();
+    const res = await fetch(`${server.base}/reservations`, {
+      method: "POST",
+      headers: adminHeaders(server),
+      body: JSON.stringify({ resource_id: id, client_id: "cold", quantity: 1 }),
+    });
+    await res.text();
+    if (res.status !== 201) throw new Error(`cold reservation answered ${res.status}`);
+    return performance.now() - start;
+  };
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
+  const result = {};
+  for (const phase of ["cold", "warm"]) {
+    if (phase === "cold") await sleep(EVICT_WAIT_MS);
+    await usage(server, true);
+    const times = [];
+    for (const id of ids) times.push(await one(id));
+    await sleep(1500); // their drains
+    const u = await usage(server, true);
+    result[phase] = {
+      median_ms: Math.round(median(times) * 10) / 10,
+      p90_ms: Math.round(p90(times) * 10) / 10,
+      do_rows_written: Math.round((u.doRowsWritten / ids.length) * 100) / 100,
+      alarms: Math.round((u.alarms / ids.length) * 100) / 100,
+      queue_operations: Math.round((u.queueOperations / ids.length) * 100) / 100,
+    };
+  }
+  return result;
+}
+
 const runDir = path.join(ROOT, ".wrangler", "bench-cost", String(Date.now()));
 const server = await startServer({
   mode: "serve",
@@ -122,6 +162,12 @@ try {
     Array.from({ length: 1000 }, (_, i) => `cost-spread-${String(i).padStart(4, "0")}`),
     MAX_CAPACITY,
   );
+  const coldIds = await createResources(
+    server,
+    Array.from({ length: 200 }, (_, i) => `cost-cold-${String(i).padStart(3, "0")}`),
+    MAX_CAPACITY,
+  );
+  const cold = await coldScenario(server, coldIds);
   const hot = await scenario(server, "hot", hotIds, () => 0);
   const spread = await scenario(server, "spread", spreadIds, () => Math.floor(Math.random() * spreadIds.length));
   const keys = Object.keys(PRICE_PER_MILLION);
@@ -134,13 +180,18 @@ try {
       [s.name, s.reservations, s.req_per_s, ...keys.map((k) => s.per_reservation[k]), s.usd_per_million].join("\t"),
     );
   }
+  console.log(
+    `\none reservation at a time on 200 objects: evicted (cold) ${cold.cold.median_ms} ms median, ${cold.cold.p90_ms} ms p90; ` +
+      `warm ${cold.warm.median_ms} ms median, ${cold.warm.p90_ms} ms p90; ` +
+      `rows written cold/warm ${cold.cold.do_rows_written}/${cold.warm.do_rows_written}, alarms ${cold.cold.alarms}/${cold.warm.alarms}`,
+  );
   const line = (s) => ({
     ...s.per_reservation,
     usd_per_million: s.usd_per_million,
     reservations: s.reservations,
     req_per_s: s.req_per_s,
   });
-  console.log(JSON.stringify({ scenario: "cost", hot: line(hot), spread: line(spread) }));
+  console.log(JSON.stringify({ scenario: "cost", hot: line(hot), spread: line(spread), cold }));
 } finally {
   await server.stop();
 }

@@ -78,7 +78,8 @@ async function sendHistory(o: AlarmHost, outbox: OutboxState): Promise<number | 
       const last = entries.at(-1);
       if (!last) break;
       const current = o.current() as Sequenced;
-      const messages = historyMessages(o.store, current.state, last.seq, o.waitingListLength(), entries);
+      // The registry row is the state now, labelled with its own seq (later than `last` if commits came meanwhile).
+      const messages = historyMessages(o.store, current.state, current.lastSeq, o.waitingListLength(), entries);
       for (const batch of sendBatches(messages, (m) => JSON.stringify(m).length)) {
         await o.bindings.history.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
         countQueueMessages(batch.map((m) => JSON.stringify(m).length));
