@@ -429,6 +429,8 @@ export class ResourceObject extends DurableObject<Env> {
     needsResource: boolean,
   ): CommandReply {
     const { idempotency, requestId } = caller;
+    // An object that never stored anything has no tables to look a key up in; a 404 is never stored anyway.
+    if (needsResource && !this.working) return { ...notFound(requestId), replayed: false };
     const stored = idempotency ? this.store.findReply(idempotency.key) : null;
     if (stored && idempotency) {
       if (stored.fingerprint !== idempotency.fingerprint) {
@@ -440,7 +442,7 @@ export class ResourceObject extends DurableObject<Env> {
     }
     this.expireDue();
     const current = this.working;
-    const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
+    const result = run(current as Sequenced);
     if (!("entry" in result)) return { ...result, replayed: false };
     // Real time, not the injectable clock: this measures, it does not decide.
     if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
