@@ -54,9 +54,10 @@ export function notFound(c: Context<AppEnv>): Response {
   return errorResponse(c, new AppError("NOT_FOUND", "No such route."));
 }
 
+/** Errors are never stored by a cache: a 404 or 503 must not outlive its cause for other callers. */
 export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
   const requestId = c.get("requestId") ?? "unknown";
   c.set("outcome", err.code);
   const body = errorJson(err.code, err.message, requestId, err.details);
-  return c.json(body, err.status, err.headers);
+  return c.json(body, err.status, { ...err.headers, "Cache-Control": "no-store" });
 }

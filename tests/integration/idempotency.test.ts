@@ -103,6 +103,7 @@ describe("Idempotency-Key on an unknown resource", () => {
     for (const send of requests) {
       const res = await send();
       expect(res.status).toBe(404);
+      expect(res.headers.get("Cache-Control")).toBe("no-store");
       expect(await res.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
     }
     // Creating it afterwards still works, and the key was never spent on the 404.
