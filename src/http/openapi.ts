@@ -29,7 +29,8 @@ export function errorCodes(r: RouteDoc): ErrorCode[] {
   const codes = new Set<ErrorCode>(r.errors);
   if (r.auth !== "public") codes.add("UNAUTHENTICATED");
   if (r.auth === "admin") codes.add("FORBIDDEN");
-  if (r.auth !== "public" && write) codes.add("RATE_LIMITED");
+  // Writes per key; any key this isolate has not cached is looked up within a per-IP allowance.
+  if (r.auth !== "public") codes.add("RATE_LIMITED");
   if (r.query || r.body || r.idempotent || r.ifMatch) codes.add("VALIDATION_ERROR");
   if (r.body) codes.add("UNSUPPORTED_MEDIA_TYPE");
   if (write) codes.add("PAYLOAD_TOO_LARGE");

@@ -8,6 +8,7 @@ import { desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { randomToken } from "../domain/ids";
 import { sha256Hex } from "../http/digest";
+import { Lru } from "../lib/lru";
 import { apiKeys } from "./d1-schema";
 
 export type Role = "admin" | "client";
@@ -25,7 +26,20 @@ export interface KeyRecord {
   revokedAt: number | null;
 }
 
-const cache = new Map<string, { record: KeyRecord | null; fetchedAt: number }>();
+/**
+ * Both caches are bounded (decision 25). Keys D1 confirmed (revoked ones
+ * included); ids D1 did not know, kept apart
+ * and fewer, so a flood of made-up ids churns that cache only, never the
+ * real keys.
+ */
+const known = new Lru<string, { record: KeyRecord; fetchedAt: number }>(10_000, KEY_CACHE_MS);
+const unknown = new Lru<string, true>(1_000, KEY_CACHE_MS);
+
+/** How many ids each cache holds now, and at most (for tests and diagnostics). */
+export function keyCacheSizes() {
+  return { known: known.size, knownMax: known.max, unknown: unknown.size, unknownMax: unknown.max };
+}
+
 const KEY_FORMAT = /^rk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 
 export function parseKey(token: string): { id: string; secret: string } | null {
@@ -33,12 +47,28 @@ export function parseKey(token: string): { id: string; secret: string } | null {
   return m ? { id: m[1] as string, secret: m[2] as string } : null;
 }
 
-export async function findKey(db: D1Database, id: string, now: number): Promise<KeyRecord | null> {
-  const hit = cache.get(id);
-  if (hit && now - hit.fetchedAt < KEY_CACHE_MS) return hit.record;
+/**
+ * The key with this id, or null when there is none. `beforeLookup` runs only
+ * when D1 must be asked (it may refuse, e.g. a rate limit).
+ */
+export async function findKey(
+  db: D1Database,
+  id: string,
+  now: number,
+  beforeLookup: () => Promise<void> = async () => {},
+): Promise<KeyRecord | null> {
+  const hit = known.get(id, now);
+  if (hit) return hit.record;
+  if (unknown.get(id, now)) return null;
+  await beforeLookup();
   const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
-  const record = row ? ({ ...row, role: row.role as Role } satisfies KeyRecord) : null;
-  cache.set(id, { record, fetchedAt: now });
+  if (!row) {
+    known.delete(id);
+    unknown.set(id, true, now);
+    return null;
+  }
+  const record: KeyRecord = { ...row, role: row.role as Role };
+  known.set(id, { record, fetchedAt: now }, now);
   return record;
 }
 
@@ -54,6 +84,7 @@ export async function createKey(db: D1Database, name: string, role: Role, now: n
   const secret = randomToken(32); // 256 bits
   const secretHash = await sha256Hex(secret);
   await drizzle(db).insert(apiKeys).values({ id, name, role, secretHash, createdAt: now });
+  unknown.delete(id); // in case this isolate was asked for the id before it existed
   return { id, name, role, key: `rk_${id}_${secret}`, createdAt: now };
 }
 
@@ -67,7 +98,7 @@ export async function revokeKey(db: D1Database, id: string, now: number): Promis
   if (!row) return null;
   const revokedAt = row.revokedAt ?? now;
   if (row.revokedAt === null) await drizzle(db).update(apiKeys).set({ revokedAt }).where(eq(apiKeys.id, id));
-  cache.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
+  known.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
   return { ...row, role: row.role as Role, revokedAt };
 }
 
