@@ -31,6 +31,8 @@ export function errorCodes(r: RouteDoc): ErrorCode[] {
   if (r.auth === "admin") codes.add("FORBIDDEN");
   // Writes per key; any key this isolate has not cached is looked up within a per-IP allowance.
   if (r.auth !== "public") codes.add("RATE_LIMITED");
+  // A key D1 never confirmed while D1 is down; and every route that reads D1 (decision 24).
+  if (r.auth !== "public") codes.add("UNAVAILABLE");
   if (r.query || r.body || r.idempotent || r.ifMatch) codes.add("VALIDATION_ERROR");
   if (r.body) codes.add("UNSUPPORTED_MEDIA_TYPE");
   if (write) codes.add("PAYLOAD_TOO_LARGE");

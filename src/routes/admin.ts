@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
-import { exportStream } from "../http/export-stream";
+import { exportStream, primed } from "../http/export-stream";
 import { iso } from "../http/render";
 import {
   AnalyticsQuery,
@@ -53,9 +53,10 @@ admin.get("/resources/:id/timeline", async (c) => {
 });
 
 /** Reservations from the history database, streamed as NDJSON or CSV (RFC 4180), filtered by resource and time. */
-admin.get("/reservations/export", (c) => {
+admin.get("/reservations/export", async (c) => {
   const query = readQuery(c, ExportQuery);
-  const pages = reservationPages(c.env.DB, { resourceId: query.resource_id, from: query.from, to: query.to });
+  const filter = { resourceId: query.resource_id, from: query.from, to: query.to };
+  const pages = await primed(reservationPages(c.env.DB, filter));
   const csv = query.format === "csv";
   return c.body(exportStream(pages, query.format), 200, {
     "Content-Type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson",

@@ -3,16 +3,19 @@
  * scan, only a SHA-256 of the secret is stored, and the plaintext is shown
  * once. Lookups are cached per isolate for KEY_CACHE_MS, so a request does
  * not query D1 on every call; revocation takes effect within that bound.
+ * While D1 is down, a key it confirmed within KEY_FALLBACK_MS keeps working
+ * (API.md "While a dependency is down").
  */
 import { desc, eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { randomToken } from "../domain/ids";
 import { sha256Hex } from "../http/digest";
 import { Lru } from "../lib/lru";
+import { drizzle, isD1Unavailable } from "./d1";
 import { apiKeys } from "./d1-schema";
 
 export type Role = "admin" | "client";
 export const KEY_CACHE_MS = 30_000;
+export const KEY_FALLBACK_MS = 15 * 60_000;
 /** last_used_at is refreshed at most this often per key (it is informational). */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -28,11 +31,11 @@ export interface KeyRecord {
 
 /**
  * Both caches are bounded (decision 25). Keys D1 confirmed (revoked ones
- * included); ids D1 did not know, kept apart
+ * included), kept for the fallback window; ids D1 did not know, kept apart
  * and fewer, so a flood of made-up ids churns that cache only, never the
  * real keys.
  */
-const known = new Lru<string, { record: KeyRecord; fetchedAt: number }>(10_000, KEY_CACHE_MS);
+const known = new Lru<string, { record: KeyRecord; fetchedAt: number }>(10_000, KEY_FALLBACK_MS);
 const unknown = new Lru<string, true>(1_000, KEY_CACHE_MS);
 
 /** How many ids each cache holds now, and at most (for tests and diagnostics). */
@@ -48,8 +51,11 @@ export function parseKey(token: string): { id: string; secret: string } | null {
 }
 
 /**
- * The key with this id, or null when there is none. `beforeLookup` runs only
- * when D1 must be asked (it may refuse, e.g. a rate limit).
+ * The key with this id, or null when there is none. `beforeLookup` runs
+ * before D1 is asked about an id it has not confirmed (it may refuse: the
+ * per-IP limit); a known key is re-checked freely. While D1 is down, a key it
+ * confirmed within KEY_FALLBACK_MS is answered from memory; for any other the
+ * `D1Unavailable` goes to the caller (503, never a 401: the key may exist).
  */
 export async function findKey(
   db: D1Database,
@@ -58,10 +64,16 @@ export async function findKey(
   beforeLookup: () => Promise<void> = async () => {},
 ): Promise<KeyRecord | null> {
   const hit = known.get(id, now);
-  if (hit) return hit.record;
-  if (unknown.get(id, now)) return null;
-  await beforeLookup();
-  const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+  if (hit && now - hit.fetchedAt < KEY_CACHE_MS) return hit.record;
+  if (!hit && unknown.get(id, now)) return null;
+  if (!hit) await beforeLookup();
+  let row: typeof apiKeys.$inferSelect | undefined;
+  try {
+    [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+  } catch (err) {
+    if (hit && isD1Unavailable(err)) return hit.record;
+    throw err;
+  }
   if (!row) {
     known.delete(id);
     unknown.set(id, true, now);

@@ -89,6 +89,16 @@ describe("GET /openapi.json", () => {
     );
     expect(statuses("patch", "/resources/{id}")).toEqual(expect.arrayContaining(["403", "409", "412"]));
     expect(statuses("get", "/health")).toEqual(["200", "500"]);
+    // Any key route: 429 (key lookups per IP) and 503 (D1 down); D1-backed reads too.
+    for (const [method, path] of [
+      ["get", "/resources"],
+      ["get", "/admin/audit"],
+      ["get", "/admin/api-keys"],
+      ["get", "/admin/reservations/export"],
+      ["get", "/metrics"],
+    ] as const) {
+      expect(statuses(method, path), path).toEqual(expect.arrayContaining(["429", "503"]));
+    }
     const refusal = resolve(doc, doc.paths["/reservations"].post.responses["409"].$ref) as Doc;
     expect(refusal.content["application/json"].schema.allOf[1].properties.error.properties.code.enum).toEqual([
       "RESOURCE_FULL",
