@@ -143,6 +143,24 @@ const ApiKey = z.strictObject({
   revoked_at: time.nullable(),
 });
 
+const AuditEntry = z.strictObject({
+  id: z.int().describe("Order of arrival in the log; the cursor pages backwards by it"),
+  time: time.describe("When the action was decided"),
+  action: z
+    .string()
+    .describe(
+      "resource.create|update|close|reopen, resource.import, api_key.issue, api_key.revoke, maintenance.update",
+    ),
+  route: z.string().describe('The request\'s route, e.g. "PATCH /resources/{id}"'),
+  resource_id: z.string().nullable(),
+  outcome: z.enum(["ACCEPTED", "REJECTED"]),
+  reason: z.string(),
+  key_id: z.string().nullable().describe('The API key\'s id, or "admin" for the ADMIN_TOKEN'),
+  request_id: z.string(),
+  before: json.nullable().describe("As the API showed it before; never a secret"),
+  after: json.nullable().describe("As the API shows it after (an import: its counts); never a secret"),
+});
+
 const ImportFailure = z.strictObject({
   line: z.int(),
   error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
@@ -160,7 +178,7 @@ export const RESPONSE_BODIES = {
   Availability,
   AvailabilityList: z.strictObject({ items: z.array(Availability) }),
   TimelinePage: z.strictObject({ items: z.array(TimelineItem), next_after_seq: z.int().nullable() }),
-  AuditPage: page(json.describe("An admin action: time, action, resource_id, key_id, request_id, before, after")),
+  AuditPage: page(AuditEntry),
   DeadLetterPage: page(json.describe("A webhook event whose delivery gave up")),
   ImportResult: z.strictObject({
     dry_run: z.literal(true).optional(),

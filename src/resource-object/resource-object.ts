@@ -135,7 +135,7 @@ export class ResourceObject extends DurableObject<Env> {
         outcome: "ACCEPTED",
         code: null,
         reason: `created with capacity ${state.capacity}`,
-        detail: { spec: input.spec, actor: input.actor ?? null, before: null, after },
+        detail: { spec: input.spec, actor: input.actor ?? null, route: input.route ?? null, before: null, after },
         versionBefore: 0,
         versionAfter: state.version,
         rulesVersion: state.rulesVersion,
@@ -494,7 +494,8 @@ export class ResourceObject extends DurableObject<Env> {
   ): Decided {
     const before = resourceJson(current.state);
     const after = resourceJson(decision.state);
-    const cause: Cause = { type, requestId: caller.requestId, detail: { actor: caller.actor ?? null, before, after } };
+    const detail = { actor: caller.actor ?? null, route: caller.route ?? null, before, after };
+    const cause: Cause = { type, requestId: caller.requestId, detail };
     const reply =
       decision.outcome === "REJECTED"
         ? refusalReply(decision.code, caller.requestId)

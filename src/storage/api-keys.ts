@@ -6,12 +6,14 @@
  * While D1 is down, a key it confirmed within KEY_FALLBACK_MS keeps working
  * (API.md "While a dependency is down").
  */
-import { desc, eq } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import { randomToken } from "../domain/ids";
 import { sha256Hex } from "../http/digest";
+import { apiKeyJson } from "../http/render";
 import { Lru } from "../lib/lru";
+import { type AuditAction, type AuditBy, auditRow } from "./audit";
 import { drizzle, isD1Unavailable } from "./d1";
-import { apiKeys } from "./d1-schema";
+import { adminAudit, apiKeys } from "./d1-schema";
 
 export type Role = "admin" | "client";
 export const KEY_CACHE_MS = 30_000;
@@ -91,13 +93,19 @@ export async function touchKey(db: D1Database, key: KeyRecord, now: number): Pro
   await drizzle(db).update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
 }
 
-export async function createKey(db: D1Database, name: string, role: Role, now: number) {
+/** Issues a key and records it in the audit log (one batch: neither without the other). */
+export async function createKey(db: D1Database, name: string, role: Role, now: number, by: AuditBy) {
   const id = randomAlnum(12);
   const secret = randomToken(32); // 256 bits
   const secretHash = await sha256Hex(secret);
-  await drizzle(db).insert(apiKeys).values({ id, name, role, secretHash, createdAt: now });
+  const record: KeyRecord = { id, name, role, secretHash, createdAt: now, lastUsedAt: null, revokedAt: null };
+  const d1 = drizzle(db);
+  await d1.batch([
+    d1.insert(apiKeys).values({ id, name, role, secretHash, createdAt: now }),
+    d1.insert(adminAudit).values(auditRow(by, keyAction("api_key.issue", null, record), now)),
+  ]);
   unknown.delete(id); // in case this isolate was asked for the id before it existed
-  return { id, name, role, key: `rk_${id}_${secret}`, createdAt: now };
+  return { record, key: `rk_${id}_${secret}` };
 }
 
 export async function listKeys(db: D1Database): Promise<KeyRecord[]> {
@@ -105,13 +113,27 @@ export async function listKeys(db: D1Database): Promise<KeyRecord[]> {
   return rows.map((r) => ({ ...r, role: r.role as Role }));
 }
 
-export async function revokeKey(db: D1Database, id: string, now: number): Promise<KeyRecord | null> {
-  const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+/** Revokes a key (a second revocation changes nothing) and records it in the audit log, in one batch. */
+export async function revokeKey(db: D1Database, id: string, now: number, by: AuditBy): Promise<KeyRecord | null> {
+  const d1 = drizzle(db);
+  const [row] = await d1.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
   if (!row) return null;
-  const revokedAt = row.revokedAt ?? now;
-  if (row.revokedAt === null) await drizzle(db).update(apiKeys).set({ revokedAt }).where(eq(apiKeys.id, id));
+  const before: KeyRecord = { ...row, role: row.role as Role };
+  const after: KeyRecord = { ...before, revokedAt: row.revokedAt ?? now };
+  await d1.batch([
+    d1
+      .update(apiKeys)
+      .set({ revokedAt: sql`COALESCE(${apiKeys.revokedAt}, ${now})` })
+      .where(eq(apiKeys.id, id)),
+    d1.insert(adminAudit).values(auditRow(by, keyAction("api_key.revoke", before, after), now)),
+  ]);
   known.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
-  return { ...row, role: row.role as Role, revokedAt };
+  return after;
+}
+
+function keyAction(action: string, before: KeyRecord | null, after: KeyRecord): AuditAction {
+  const reason = action === "api_key.issue" ? `issued a ${after.role} key` : `revoked a ${after.role} key`;
+  return { action, reason, before: before && apiKeyJson(before), after: apiKeyJson(after) };
 }
 
 function randomAlnum(length: number): string {

@@ -5,9 +5,10 @@
  * this isolate read stays in force (API.md), and D1 is asked again once per
  * SETTINGS_CACHE_MS.
  */
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { type AuditBy, auditRow } from "./audit";
 import { D1Unavailable, drizzle, isD1Unavailable } from "./d1";
-import { settings } from "./d1-schema";
+import { adminAudit, settings } from "./d1-schema";
 
 export const SETTINGS_CACHE_MS = 5_000;
 
@@ -39,12 +40,26 @@ export async function readMaintenance(db: D1Database, now: number): Promise<Main
   return cached.value;
 }
 
-export async function writeMaintenance(db: D1Database, enabled: boolean, message: string | null, now: number) {
+/** Switches maintenance and records it in the audit log, in one batch (`before` read inside it). */
+export async function writeMaintenance(
+  db: D1Database,
+  enabled: boolean,
+  message: string | null,
+  now: number,
+  by: AuditBy,
+) {
   const value = JSON.stringify({ enabled, message });
-  await drizzle(db)
-    .insert(settings)
-    .values({ name: "maintenance", value, updatedAt: now })
-    .onConflictDoUpdate({ target: settings.name, set: { value, updatedAt: now } });
+  const d1 = drizzle(db);
+  const reason = `maintenance switched ${enabled ? "on" : "off"}`;
+  const audit = auditRow(by, { action: "maintenance.update", reason, before: null, after: { enabled, message } }, now);
+  const current = sql`(SELECT ${settings.value} FROM ${settings} WHERE ${settings.name} = 'maintenance')`;
+  await d1.batch([
+    d1.insert(adminAudit).values({ ...audit, before: current }),
+    d1
+      .insert(settings)
+      .values({ name: "maintenance", value, updatedAt: now })
+      .onConflictDoUpdate({ target: settings.name, set: { value, updatedAt: now } }),
+  ]);
   const written: Maintenance = { enabled, message, updatedAt: now };
   cached = { value: written, fetchedAt: now };
   return written;

@@ -173,6 +173,7 @@ describe("GET /openapi.json", () => {
     await parse(B.Maintenance, await call("GET", "/admin/maintenance"), 200);
     await parse(B.ApiKeyCreated, await call("POST", "/admin/api-keys", { body: { name: "k", role: "client" } }), 201);
     await parse(B.ApiKeyList, await call("GET", "/admin/api-keys"), 200);
+    await parse(B.AuditPage, await call("GET", "/admin/audit"), 200); // the key just issued, at least
     await parse(B.Health, await call("GET", "/health", { auth: null }), 200);
   });
 });
