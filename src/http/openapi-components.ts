@@ -208,6 +208,7 @@ export const RESPONSE_HEADERS = {
   "Idempotent-Replayed": header("`true` when this is the stored reply to an earlier request with the same key."),
   "WWW-Authenticate": header("The bearer challenge."),
   "X-Cache-Status": header("HIT when every snapshot came from the cache.", { type: "string", enum: ["HIT", "MISS"] }),
+  "Cache-Control": header("`public, max-age=<TTL>` on availability; `no-store` on every error."),
 };
 
 export const PARAMETERS = {
@@ -238,6 +239,7 @@ export const SECURITY_SCHEMES = {
   bearer: {
     type: "http",
     scheme: "bearer",
-    description: "An API key: the ADMIN_TOKEN or a key issued by POST /admin/api-keys (role admin or client).",
+    description:
+      "An API key: the ADMIN_TOKEN or a key issued by POST /admin/api-keys (role admin or client). While the key store (D1) is down, a key verified in the last 15 minutes keeps working and any other gets 503 UNAVAILABLE, not 401.",
   },
 };

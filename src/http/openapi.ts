@@ -135,7 +135,10 @@ function errorResponses(codes: ErrorCode[], shared: Record<string, unknown>) {
 
 /** The error body with `code` narrowed to `codes`, and the headers that come with `status`. */
 function errorResponse(status: number, codes: ErrorCode[]) {
-  const headers: Record<string, unknown> = { "X-Request-Id": ref("headers", "X-Request-Id") };
+  const headers: Record<string, unknown> = {
+    "X-Request-Id": ref("headers", "X-Request-Id"),
+    "Cache-Control": ref("headers", "Cache-Control"),
+  };
   if (status === 429 || status === 503) headers["Retry-After"] = ref("headers", "Retry-After");
   if (status === 401) headers["WWW-Authenticate"] = ref("headers", "WWW-Authenticate");
   const refusal = codes.some((c) => ["RESOURCE_FULL", "RESOURCE_CLOSED", "INVALID_STATE"].includes(c));

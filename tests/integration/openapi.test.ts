@@ -99,6 +99,8 @@ describe("GET /openapi.json", () => {
     ] as const) {
       expect(statuses(method, path), path).toEqual(expect.arrayContaining(["429", "503"]));
     }
+    const notFound = resolve(doc, doc.paths["/availability"].get.responses["404"].$ref) as Doc;
+    expect(Object.keys(notFound.headers)).toContain("Cache-Control");
     const refusal = resolve(doc, doc.paths["/reservations"].post.responses["409"].$ref) as Doc;
     expect(refusal.content["application/json"].schema.allOf[1].properties.error.properties.code.enum).toEqual([
       "RESOURCE_FULL",
