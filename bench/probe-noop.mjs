@@ -6,7 +6,11 @@ import { startServer } from "./lib/server.mjs";
 import { ROOT } from "./lib/util.mjs";
 
 const runDir = path.join(ROOT, ".wrangler", "probe", String(Date.now()));
-const server = await startServer({ mode: "serve", stateDir: path.join(runDir, "state"), logFile: path.join(runDir, "server.log") });
+const server = await startServer({
+  mode: "serve",
+  stateDir: path.join(runDir, "state"),
+  logFile: path.join(runDir, "server.log"),
+});
 try {
   for (const n of [1, 1000, 1, 1000]) {
     const s = await runLoad(server, {

@@ -126,3 +126,20 @@ export async function setClock(resourceId: string, at: number): Promise<void> {
     o.clock = () => at;
   });
 }
+
+/**
+ * The real D1 binding, wrapped: while `fault.down` is set, every call
+ * (prepare, batch, exec, …) throws as an unreachable D1 does.
+ */
+export function downD1(real: D1Database, fault: { down: boolean } = { down: true }): D1Database {
+  return new Proxy(real, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (fault.down) throw new Error("D1_ERROR: Network connection lost. (injected)");
+        return value.apply(target, args);
+      };
+    },
+  });
+}

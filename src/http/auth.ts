@@ -3,7 +3,7 @@ import { config } from "../config";
 import { findKey, parseKey, type Role, touchKey } from "../storage/api-keys";
 import { sha256Hex } from "./digest";
 import { AppError } from "./errors";
-import { limitWritesPerKey } from "./rate-limit";
+import { clientIp, limitKeyLookups, limitWritesPerKey } from "./rate-limit";
 import type { AppEnv } from "./types";
 
 /**
@@ -18,7 +18,10 @@ export function requireRole(...allowed: Role[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const presented = bearerToken(c.req.header("Authorization"));
     if (presented === null) throw unauthenticated("A bearer key is required.");
-    const { role, principal } = await authenticate(c.env, presented, (p) => c.executionCtx.waitUntil(p));
+    const { role, principal } = await authenticate(c.env, presented, {
+      clientIp: clientIp(c),
+      background: (p) => c.executionCtx.waitUntil(p),
+    });
     if (!allowed.includes(role)) throw new AppError("FORBIDDEN", "This key's role may not call this route.");
     c.set("principal", principal);
     await limitWritesPerKey(c, next);
@@ -28,10 +31,15 @@ export function requireRole(...allowed: Role[]): MiddlewareHandler<AppEnv> {
 /** Admin only (the default for operator routes). */
 export const requireAdmin = requireRole("admin");
 
-async function authenticate(
+/**
+ * The role and principal of a bearer token. A key this isolate does not know
+ * is looked up in D1 only within the per-IP allowance (429 beyond it); while
+ * D1 is down, such a key gets 503 rather than 401 (api-keys.ts).
+ */
+export async function authenticate(
   env: Env,
   presented: string,
-  background: (p: Promise<unknown>) => void,
+  request: { clientIp: string; background: (p: Promise<unknown>) => void },
 ): Promise<{ role: Role; principal: string }> {
   const digest = await sha256Hex(presented);
   if (timingSafeEqualHex(digest, await adminDigest(config(env).ADMIN_TOKEN))) {
@@ -39,12 +47,12 @@ async function authenticate(
   }
   const parsed = parseKey(presented);
   const now = Date.now();
-  const key = parsed ? await findKey(env.DB, parsed.id, now) : null;
+  const key = parsed ? await findKey(env.DB, parsed.id, now, () => limitKeyLookups(env, request.clientIp)) : null;
   if (!parsed || !key || !timingSafeEqualHex(await sha256Hex(parsed.secret), key.secretHash)) {
     throw unauthenticated("The bearer key is not valid.");
   }
   if (key.revokedAt !== null) throw unauthenticated("The bearer key has been revoked.");
-  background(touchKey(env.DB, key, now).catch(() => undefined));
+  request.background(touchKey(env.DB, key, now).catch(() => undefined));
   return { role: key.role, principal: key.id };
 }
 

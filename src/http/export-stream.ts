@@ -50,6 +50,23 @@ export function exportStream(pages: AsyncGenerator<Reservation[]>, format: Expor
   });
 }
 
+/**
+ * `pages` with its first page already read, so a failure to start (D1 down)
+ * is answered as an error (503) before a `200` and its headers have gone out.
+ */
+export async function primed<T>(pages: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
+  const first = await pages.next();
+  return (async function* () {
+    try {
+      if (first.done) return;
+      yield first.value;
+      yield* pages;
+    } finally {
+      await pages.return(undefined);
+    }
+  })();
+}
+
 function csvRow(r: Reservation): string {
   const json = reservationJson(r);
   return csvLine(CSV_COLUMNS.map((k) => (k === "metadata" ? JSON.stringify(json.metadata) : json[k])));

@@ -26,7 +26,10 @@ export async function idempotencyOf(
 export function sendReply(c: Context<AppEnv>, reply: CommandReply): Response {
   const headers: Record<string, string> = { ...reply.headers, "Content-Type": "application/json" };
   if (reply.replayed) headers["Idempotent-Replayed"] = "true";
-  if (reply.status >= 400) c.set("outcome", (JSON.parse(reply.body) as { error: { code: string } }).error.code);
+  if (reply.status >= 400) {
+    c.set("outcome", (JSON.parse(reply.body) as { error: { code: string } }).error.code);
+    headers["Cache-Control"] = "no-store"; // as every error (errorResponse)
+  }
   return c.body(reply.body, reply.status as 200, headers);
 }
 

@@ -148,6 +148,24 @@ const ApiKey = z.strictObject({
   revoked_at: time.nullable(),
 });
 
+const AuditEntry = z.strictObject({
+  id: z.int().describe("Order of arrival in the log; the cursor pages backwards by it"),
+  time: time.describe("When the action was decided"),
+  action: z
+    .string()
+    .describe(
+      "resource.create|update|close|reopen, resource.import, api_key.issue, api_key.revoke, maintenance.update",
+    ),
+  route: z.string().describe('The request\'s route, e.g. "PATCH /resources/{id}"'),
+  resource_id: z.string().nullable(),
+  outcome: z.enum(["ACCEPTED", "REJECTED"]),
+  reason: z.string(),
+  key_id: z.string().nullable().describe('The API key\'s id, or "admin" for the ADMIN_TOKEN'),
+  request_id: z.string(),
+  before: json.nullable().describe("As the API showed it before; never a secret"),
+  after: json.nullable().describe("As the API shows it after (an import: its counts); never a secret"),
+});
+
 const ImportFailure = z.strictObject({
   line: z.int(),
   error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
@@ -186,7 +204,7 @@ export const RESPONSE_BODIES = {
   Availability,
   AvailabilityList: z.strictObject({ items: z.array(Availability) }),
   TimelinePage: z.strictObject({ items: z.array(TimelineItem), next_after_seq: z.int().nullable() }),
-  AuditPage: page(json.describe("An admin action: time, action, resource_id, key_id, request_id, before, after")),
+  AuditPage: page(AuditEntry),
   DeadLetterPage: page(json.describe("A webhook event whose delivery gave up")),
   ImportResult: z.strictObject({
     dry_run: z.literal(true).optional(),
@@ -221,6 +239,7 @@ export const RESPONSE_HEADERS = {
   "Idempotent-Replayed": header("`true` when this is the stored reply to an earlier request with the same key."),
   "WWW-Authenticate": header("The bearer challenge."),
   "X-Cache-Status": header("HIT when every snapshot came from the cache.", { type: "string", enum: ["HIT", "MISS"] }),
+  "Cache-Control": header("`public, max-age=<TTL>` on availability; `no-store` on every error."),
 };
 
 export const PARAMETERS = {
@@ -251,6 +270,7 @@ export const SECURITY_SCHEMES = {
   bearer: {
     type: "http",
     scheme: "bearer",
-    description: "An API key: the ADMIN_TOKEN or a key issued by POST /admin/api-keys (role admin or client).",
+    description:
+      "An API key: the ADMIN_TOKEN or a key issued by POST /admin/api-keys (role admin or client). While the key store (D1) is down, a key verified in the last 15 minutes keeps working and any other gets 503 UNAVAILABLE, not 401.",
   },
 };

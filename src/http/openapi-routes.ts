@@ -95,7 +95,7 @@ export const ROUTES: RouteDoc[] = [
   ...tagged("Availability", [
     { route: "GET /availability", summary: "Optimistic availability of one or many resources", auth: "public",
       query: S.AvailabilityQuery, ok: { 200: "One snapshot (resource_id), or one per known id (resource_ids)." },
-      returns: ["Availability", "AvailabilityList"], okHeaders: ["X-Cache-Status"], errors: ["NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE"],
+      returns: ["Availability", "AvailabilityList"], okHeaders: ["X-Cache-Status", "Cache-Control"], errors: ["NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE"],
       description: "Give exactly one of `resource_id` and `resource_ids` (comma separated, up to 100). It may lag the truth by the cache TTL and never commits anything." },
   ]),
   ...tagged("Resources", [
@@ -118,7 +118,8 @@ export const ROUTES: RouteDoc[] = [
     { route: "GET /admin/resources/{id}/timeline", summary: "Every decision on a resource, in server_seq order", auth: "admin",
       query: S.TimelineQuery, ok: { 200: "A page of the timeline." }, returns: "TimelinePage", errors: DO },
     { route: "GET /admin/audit", summary: "Admin actions, newest first", auth: "admin",
-      query: S.PageQuery, ok: { 200: "A page of actions." }, returns: "AuditPage" },
+      query: S.PageQuery, ok: { 200: "A page of actions." }, returns: "AuditPage",
+      description: "Every admin action: resource changes, CSV imports (one entry with the counts), API keys issued and revoked, maintenance switched. Newest first in the order they reached the log (resource changes arrive with the history, seconds behind); `next_cursor` pages back." },
     { route: "GET /admin/dead-letters", summary: "Webhook events whose delivery gave up", auth: "admin",
       query: S.PageQuery, ok: { 200: "A page of events." }, returns: "DeadLetterPage" },
     { route: "GET /admin/reservations/export", summary: "Export reservations, streamed", auth: "admin",

@@ -29,7 +29,10 @@ export function errorCodes(r: RouteDoc): ErrorCode[] {
   const codes = new Set<ErrorCode>(r.errors);
   if (r.auth !== "public") codes.add("UNAUTHENTICATED");
   if (r.auth === "admin") codes.add("FORBIDDEN");
-  if (r.auth !== "public" && write) codes.add("RATE_LIMITED");
+  // Writes per key; any key this isolate has not cached is looked up within a per-IP allowance.
+  if (r.auth !== "public") codes.add("RATE_LIMITED");
+  // A key D1 never confirmed while D1 is down; and every route that reads D1 (decision 24).
+  if (r.auth !== "public") codes.add("UNAVAILABLE");
   if (r.query || r.body || r.idempotent || r.ifMatch) codes.add("VALIDATION_ERROR");
   if (r.body) codes.add("UNSUPPORTED_MEDIA_TYPE");
   if (write) codes.add("PAYLOAD_TOO_LARGE");
@@ -132,7 +135,10 @@ function errorResponses(codes: ErrorCode[], shared: Record<string, unknown>) {
 
 /** The error body with `code` narrowed to `codes`, and the headers that come with `status`. */
 function errorResponse(status: number, codes: ErrorCode[]) {
-  const headers: Record<string, unknown> = { "X-Request-Id": ref("headers", "X-Request-Id") };
+  const headers: Record<string, unknown> = {
+    "X-Request-Id": ref("headers", "X-Request-Id"),
+    "Cache-Control": ref("headers", "Cache-Control"),
+  };
   if (status === 429 || status === 503) headers["Retry-After"] = ref("headers", "Retry-After");
   if (status === 401) headers["WWW-Authenticate"] = ref("headers", "WWW-Authenticate");
   const refusal = codes.some((c) => ["RESOURCE_FULL", "RESOURCE_CLOSED", "INVALID_STATE"].includes(c));

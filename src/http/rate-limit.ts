@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { config } from "../config";
 import { AppError } from "./errors";
 import type { AppEnv } from "./types";
@@ -25,12 +25,27 @@ export const limitWritesPerKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/** The caller's address as Cloudflare saw it. */
+export function clientIp(c: Context<AppEnv>): string {
+  return c.req.header("CF-Connecting-IP") ?? "unknown";
+}
+
 /** Public reads, per client IP. */
 export const limitReadsPerIp: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (config(c.env).RATE_LIMITS_ENABLED) {
-    const ip = c.req.header("CF-Connecting-IP") ?? "unknown";
-    const { success } = await c.env.READ_LIMITER.limit({ key: `ip:${ip}` });
+    const { success } = await c.env.READ_LIMITER.limit({ key: `ip:${clientIp(c)}` });
     if (!success) throw limited();
   }
   await next();
 };
+
+/**
+ * Before D1 is asked for a key this isolate does not know, per client IP:
+ * a flood of made-up keys costs D1 at most the binding's allowance per
+ * minute. A real key is asked for once per key cache period, so it barely counts.
+ */
+export async function limitKeyLookups(env: Env, clientIp: string): Promise<void> {
+  if (!config(env).RATE_LIMITS_ENABLED) return;
+  const { success } = await env.AUTH_FAILURE_LIMITER.limit({ key: `ip:${clientIp}` });
+  if (!success) throw limited();
+}

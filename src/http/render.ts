@@ -98,3 +98,22 @@ export function waitingEntryJson(e: WaitingEntry) {
     expired_at: iso(e.expiredAt),
   };
 }
+
+/** An API key as the API shows it (and the audit log records it): never its secret or hash. */
+export function apiKeyJson(k: {
+  id: string;
+  name: string;
+  role: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}) {
+  return {
+    id: k.id,
+    name: k.name,
+    role: k.role,
+    created_at: iso(k.createdAt),
+    last_used_at: iso(k.lastUsedAt),
+    revoked_at: iso(k.revokedAt),
+  };
+}

@@ -26,6 +26,8 @@ export interface Caller {
   receivedAt?: number;
   /** The API key's id (or "admin" for the bootstrap key), for the audit trail. */
   actor?: string;
+  /** "METHOD /path/{param}" of the request, for the audit trail. */
+  route?: string;
   idempotency?: Idempotency;
 }
 

@@ -149,7 +149,7 @@ export class ResourceObject extends DurableObject<Env> {
         outcome: "ACCEPTED",
         code: null,
         reason: `created with capacity ${state.capacity}`,
-        detail: { spec: input.spec, actor: input.actor ?? null, before: null, after },
+        detail: { spec: input.spec, actor: input.actor ?? null, route: input.route ?? null, before: null, after },
         versionBefore: 0,
         versionAfter: state.version,
         rulesVersion: state.rulesVersion,
@@ -510,6 +510,8 @@ export class ResourceObject extends DurableObject<Env> {
     needsResource: boolean,
   ): CommandReply {
     const { idempotency, requestId } = caller;
+    // An object that never stored anything has no tables to look a key up in; a 404 is never stored anyway.
+    if (needsResource && !this.working) return { ...notFound(requestId), replayed: false };
     const stored = idempotency ? this.store.findReply(idempotency.key) : null;
     if (stored && idempotency) {
       if (stored.fingerprint !== idempotency.fingerprint) {
@@ -524,7 +526,7 @@ export class ResourceObject extends DurableObject<Env> {
     this.expireDue();
     this.notifyWaiting();
     const current = this.working;
-    const result = current || !needsResource ? run(current as Sequenced) : notFound(requestId);
+    const result = run(current as Sequenced);
     if (!("entry" in result)) return { ...result, replayed: false };
     // Real time, not the injectable clock: this measures, it does not decide.
     if (caller.receivedAt !== undefined) result.entry.latencyMs = Math.max(0, Date.now() - caller.receivedAt);
@@ -576,7 +578,8 @@ export class ResourceObject extends DurableObject<Env> {
   ): Decided {
     const before = resourceJson(current.state);
     const after = resourceJson(decision.state);
-    const cause: Cause = { type, requestId: caller.requestId, detail: { actor: caller.actor ?? null, before, after } };
+    const detail = { actor: caller.actor ?? null, route: caller.route ?? null, before, after };
+    const cause: Cause = { type, requestId: caller.requestId, detail };
     const reply =
       decision.outcome === "REJECTED"
         ? refusalReply(decision.code, caller.requestId)

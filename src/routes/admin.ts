@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { requireAdmin } from "../http/auth";
+import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
-import { exportStream } from "../http/export-stream";
-import { iso } from "../http/render";
+import { exportStream, primed } from "../http/export-stream";
+import { apiKeyJson, iso } from "../http/render";
 import {
   AnalyticsQuery,
   CreateApiKeyBody,
@@ -15,7 +16,8 @@ import {
 import type { AppEnv } from "../http/types";
 import { readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
-import { createKey, type KeyRecord, listKeys, revokeKey } from "../storage/api-keys";
+import { createKey, listKeys, revokeKey } from "../storage/api-keys";
+import { auditPage, recordAudit } from "../storage/audit";
 import { decisionsOfTypes, reservationPages } from "../storage/history";
 import { readMaintenance, writeMaintenance } from "../storage/settings";
 import { analytics } from "../storage/stats";
@@ -53,9 +55,10 @@ admin.get("/resources/:id/timeline", async (c) => {
 });
 
 /** Reservations from the history database, streamed as NDJSON or CSV (RFC 4180), filtered by resource and time. */
-admin.get("/reservations/export", (c) => {
+admin.get("/reservations/export", async (c) => {
   const query = readQuery(c, ExportQuery);
-  const pages = reservationPages(c.env.DB, { resourceId: query.resource_id, from: query.from, to: query.to });
+  const filter = { resourceId: query.resource_id, from: query.from, to: query.to };
+  const pages = await primed(reservationPages(c.env.DB, filter));
   const csv = query.format === "csv";
   return c.body(exportStream(pages, query.format), 200, {
     "Content-Type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
@@ -63,29 +66,28 @@ admin.get("/reservations/export", (c) => {
   });
 });
 
-/** Admin actions recorded with every resource's decisions: who, what, before and after. */
-const AUDITED = ["resource.create", "resource.update", "resource.close", "resource.reopen"];
-
-/** Every admin action, newest first, from the history database (seconds behind the objects). */
+/**
+ * Every admin action, newest first (in the order it reached the log): keys,
+ * maintenance and imports as they happen, resource actions as the objects'
+ * decisions reach D1 (seconds behind). Decision 27.
+ */
 admin.get("/audit", async (c) => {
   const query = readQuery(c, PageQuery);
-  const page = await decisionsOfTypes(c.env.DB, AUDITED, { beforeId: cursorId(query.cursor), limit: query.limit });
+  const page = await auditPage(c.env.DB, { beforeId: cursorId(query.cursor), limit: query.limit });
   return c.json({
-    items: page.items.map((e) => {
-      const detail = JSON.parse(e.detail) as Record<string, unknown>;
-      return {
-        id: e.id,
-        time: iso(e.serverTimestamp),
-        action: e.type,
-        resource_id: e.resourceId,
-        outcome: e.outcome,
-        reason: e.reason,
-        key_id: detail.actor ?? null,
-        request_id: e.requestId,
-        before: detail.before ?? null,
-        after: detail.after ?? null,
-      };
-    }),
+    items: page.items.map((e) => ({
+      id: e.id,
+      time: iso(e.time),
+      action: e.action,
+      route: e.route,
+      resource_id: e.resourceId,
+      outcome: e.outcome,
+      reason: e.reason,
+      key_id: e.keyId,
+      request_id: e.requestId,
+      before: e.before === null ? null : JSON.parse(e.before),
+      after: e.after === null ? null : JSON.parse(e.after),
+    })),
     next_cursor: page.nextBeforeId === null ? null : String(page.nextBeforeId),
   });
 });
@@ -125,43 +127,39 @@ admin.post("/resources/import", async (c) => {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/csv.");
   }
   const result = await importResources(c, await c.req.text(), query.dry_run);
+  if (!query.dry_run) {
+    const counts = { created: result.created, unchanged: result.unchanged, failed: result.failed.length };
+    const reason = `imported ${counts.created} created, ${counts.unchanged} unchanged, ${counts.failed} failed`;
+    const action = { action: "resource.import", reason, before: null, after: counts };
+    await recordAudit(c.env.DB, callerOf(c), action, Date.now());
+  }
   return c.json(result, 200);
 });
 
 /** Issues a key; the plaintext is in this response only (only a hash is stored). */
 admin.post("/api-keys", async (c) => {
   const body = await readJson(c, CreateApiKeyBody);
-  const made = await createKey(c.env.DB, body.name, body.role, Date.now());
-  return c.json({ ...keyJson({ ...made, lastUsedAt: null, revokedAt: null }), key: made.key }, 201, {
-    Location: `/admin/api-keys/${made.id}`,
+  const made = await createKey(c.env.DB, body.name, body.role, Date.now(), callerOf(c));
+  return c.json({ ...apiKeyJson(made.record), key: made.key }, 201, {
+    Location: `/admin/api-keys/${made.record.id}`,
   });
 });
 
-admin.get("/api-keys", async (c) => c.json({ items: (await listKeys(c.env.DB)).map(keyJson) }));
+admin.get("/api-keys", async (c) => c.json({ items: (await listKeys(c.env.DB)).map(apiKeyJson) }));
 
 /** Revokes a key: refused everywhere within the key cache's bound (30 s). */
 admin.delete("/api-keys/:id", async (c) => {
   await readNoBody(c);
-  const revoked = await revokeKey(c.env.DB, c.req.param("id"), Date.now());
+  const revoked = await revokeKey(c.env.DB, c.req.param("id"), Date.now(), callerOf(c));
   if (!revoked) throw new AppError("NOT_FOUND", "API key not found.");
-  return c.json(keyJson(revoked));
+  return c.json(apiKeyJson(revoked));
 });
-
-function keyJson(k: Pick<KeyRecord, "id" | "name" | "role" | "createdAt" | "lastUsedAt" | "revokedAt">) {
-  return {
-    id: k.id,
-    name: k.name,
-    role: k.role,
-    created_at: iso(k.createdAt),
-    last_used_at: iso(k.lastUsedAt),
-    revoked_at: iso(k.revokedAt),
-  };
-}
 
 /** Maintenance mode: while on, writes answer 503 MAINTENANCE; it reaches every isolate within 5 s. */
 admin.put("/maintenance", async (c) => {
   const body = await readJson(c, MaintenanceBody);
-  return c.json(maintenanceJson(await writeMaintenance(c.env.DB, body.enabled, body.message, Date.now())));
+  const written = await writeMaintenance(c.env.DB, body.enabled, body.message, Date.now(), callerOf(c));
+  return c.json(maintenanceJson(written));
 });
 
 admin.get("/maintenance", async (c) => c.json(maintenanceJson(await readMaintenance(c.env.DB, Date.now()))));

@@ -23,14 +23,13 @@ availability.get("/", async (c) => {
     kvTimeoutMs: settings.KV_READ_TIMEOUT_MS,
     fresh: (id) => resourceStub(c.env, id).availabilityForCache(id),
   });
-  const headers = {
-    "Cache-Control": `public, max-age=${ttl}`,
-    "X-Cache-Status": found.every((f) => f.cache === "HIT") ? "HIT" : "MISS",
-  };
+  const cacheStatus = { "X-Cache-Status": found.every((f) => f.cache === "HIT") ? "HIT" : "MISS" };
+  const headers = { ...cacheStatus, "Cache-Control": `public, max-age=${ttl}` };
   if (query.resource_ids) {
     return c.json({ items: found.flatMap((f) => (f.value ? [f.value] : [])) }, 200, headers);
   }
   const [one] = found;
-  if (!one?.value) throw new AppError("NOT_FOUND", "Resource not found.", undefined, headers);
+  // Not publicly cacheable (errorResponse): the resource may be created a moment later.
+  if (!one?.value) throw new AppError("NOT_FOUND", "Resource not found.", undefined, cacheStatus);
   return c.json(one.value, 200, headers);
 });

@@ -8,6 +8,7 @@
 import type { Context } from "hono";
 import { config } from "../config";
 import { hasRulesOf, type ResourceSpec } from "../domain/resource";
+import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { CreateResourceBody, createFieldsOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
@@ -80,11 +81,10 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
 
   let created = 0;
   let unchanged = 0;
-  const requestId = c.get("requestId");
-  const actor = c.get("principal");
+  const { requestId, actor, route } = callerOf(c);
   await forEachConcurrently(valid, CONCURRENCY, async ({ line, spec }) => {
     const stub = resourceStub(c.env, spec.id);
-    const reply = await stub.create({ spec, requestId, actor });
+    const reply = await stub.create({ spec, requestId, actor, route });
     if (reply.status === 201) created++;
     else if (await hasSameRules(stub, spec)) unchanged++;
     else failed.push({ line, error: JSON.parse(reply.body).error });

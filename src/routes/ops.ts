@@ -7,6 +7,7 @@ import type { AppEnv } from "../http/types";
 import { DeadlineExceeded, withDeadline } from "../lib/deadline";
 import { resetUsage, usage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
+import { guarded } from "../storage/d1";
 import { COMMIT_DURATION_BUCKETS, metricsSnapshot } from "../storage/stats";
 
 export const ops = new Hono<AppEnv>();
@@ -21,7 +22,10 @@ ops.get("/health", (c) => c.json({ status: "ok" }));
  * the README for what it leaves out.
  */
 ops.get("/metrics", requireAdmin, async (c) => {
-  const [m, exportLag] = await Promise.all([metricsSnapshot(c.env.DB), exportLagSeconds(c.env.DB, Date.now())]);
+  const [m, exportLag] = await Promise.all([
+    metricsSnapshot(c.env.DB),
+    exportLagSeconds(guarded(c.env.DB), Date.now()),
+  ]);
   const lines = [
     "# HELP reservations_total Reservation decisions that changed a reservation, by resulting status.",
     "# TYPE reservations_total counter",

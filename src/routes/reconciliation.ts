@@ -6,6 +6,7 @@ import { ReconciliationBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
+import { guarded } from "../storage/d1";
 import { latestRun, openHistoryDeadLetters, type ReconciliationRun } from "../storage/reconciliation";
 
 /**
@@ -16,14 +17,15 @@ export const reconciliation = new Hono<AppEnv>();
 reconciliation.use(requireAdmin);
 
 reconciliation.get("/", async (c) => {
-  const [run, open] = await Promise.all([latestRun(c.env.DB), openHistoryDeadLetters(c.env.DB, 1000)]);
+  const db = guarded(c.env.DB);
+  const [run, open] = await Promise.all([latestRun(db), openHistoryDeadLetters(db, 1000)]);
   return c.json({ last_run: run ? runJson(run) : null, history_dead_letters_open: open.length });
 });
 
 reconciliation.post("/", async (c) => {
   const body = await readJson(c, ReconciliationBody);
   const run = await reconcile(
-    { db: c.env.DB, object: (id) => resourceStub(c.env, id), now: Date.now },
+    { db: guarded(c.env.DB), object: (id) => resourceStub(c.env, id), now: Date.now },
     { trigger: "api", resourceIds: body.resource_ids, minAgeMs: body.min_age_seconds * 1000 },
   );
   return c.json(runJson(run));

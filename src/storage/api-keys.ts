@@ -3,15 +3,21 @@
  * scan, only a SHA-256 of the secret is stored, and the plaintext is shown
  * once. Lookups are cached per isolate for KEY_CACHE_MS, so a request does
  * not query D1 on every call; revocation takes effect within that bound.
+ * While D1 is down, a key it confirmed within KEY_FALLBACK_MS keeps working
+ * (API.md "While a dependency is down").
  */
-import { desc, eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
+import { desc, eq, sql } from "drizzle-orm";
 import { randomToken } from "../domain/ids";
 import { sha256Hex } from "../http/digest";
-import { apiKeys } from "./d1-schema";
+import { apiKeyJson } from "../http/render";
+import { Lru } from "../lib/lru";
+import { type AuditAction, type AuditBy, auditRow } from "./audit";
+import { drizzle, isD1Unavailable } from "./d1";
+import { adminAudit, apiKeys } from "./d1-schema";
 
 export type Role = "admin" | "client";
 export const KEY_CACHE_MS = 30_000;
+export const KEY_FALLBACK_MS = 15 * 60_000;
 /** last_used_at is refreshed at most this often per key (it is informational). */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -25,7 +31,20 @@ export interface KeyRecord {
   revokedAt: number | null;
 }
 
-const cache = new Map<string, { record: KeyRecord | null; fetchedAt: number }>();
+/**
+ * Both caches are bounded (decision 25). Keys D1 confirmed (revoked ones
+ * included), kept for the fallback window; ids D1 did not know, kept apart
+ * and fewer, so a flood of made-up ids churns that cache only, never the
+ * real keys.
+ */
+const known = new Lru<string, { record: KeyRecord; fetchedAt: number }>(10_000, KEY_FALLBACK_MS);
+const unknown = new Lru<string, true>(1_000, KEY_CACHE_MS);
+
+/** How many ids each cache holds now, and at most (for tests and diagnostics). */
+export function keyCacheSizes() {
+  return { known: known.size, knownMax: known.max, unknown: unknown.size, unknownMax: unknown.max };
+}
+
 const KEY_FORMAT = /^rk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 
 export function parseKey(token: string): { id: string; secret: string } | null {
@@ -33,12 +52,37 @@ export function parseKey(token: string): { id: string; secret: string } | null {
   return m ? { id: m[1] as string, secret: m[2] as string } : null;
 }
 
-export async function findKey(db: D1Database, id: string, now: number): Promise<KeyRecord | null> {
-  const hit = cache.get(id);
+/**
+ * The key with this id, or null when there is none. `beforeLookup` runs
+ * before D1 is asked about an id it has not confirmed (it may refuse: the
+ * per-IP limit); a known key is re-checked freely. While D1 is down, a key it
+ * confirmed within KEY_FALLBACK_MS is answered from memory; for any other the
+ * `D1Unavailable` goes to the caller (503, never a 401: the key may exist).
+ */
+export async function findKey(
+  db: D1Database,
+  id: string,
+  now: number,
+  beforeLookup: () => Promise<void> = async () => {},
+): Promise<KeyRecord | null> {
+  const hit = known.get(id, now);
   if (hit && now - hit.fetchedAt < KEY_CACHE_MS) return hit.record;
-  const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
-  const record = row ? ({ ...row, role: row.role as Role } satisfies KeyRecord) : null;
-  cache.set(id, { record, fetchedAt: now });
+  if (!hit && unknown.get(id, now)) return null;
+  if (!hit) await beforeLookup();
+  let row: typeof apiKeys.$inferSelect | undefined;
+  try {
+    [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+  } catch (err) {
+    if (hit && isD1Unavailable(err)) return hit.record;
+    throw err;
+  }
+  if (!row) {
+    known.delete(id);
+    unknown.set(id, true, now);
+    return null;
+  }
+  const record: KeyRecord = { ...row, role: row.role as Role };
+  known.set(id, { record, fetchedAt: now }, now);
   return record;
 }
 
@@ -49,12 +93,19 @@ export async function touchKey(db: D1Database, key: KeyRecord, now: number): Pro
   await drizzle(db).update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
 }
 
-export async function createKey(db: D1Database, name: string, role: Role, now: number) {
+/** Issues a key and records it in the audit log (one batch: neither without the other). */
+export async function createKey(db: D1Database, name: string, role: Role, now: number, by: AuditBy) {
   const id = randomAlnum(12);
   const secret = randomToken(32); // 256 bits
   const secretHash = await sha256Hex(secret);
-  await drizzle(db).insert(apiKeys).values({ id, name, role, secretHash, createdAt: now });
-  return { id, name, role, key: `rk_${id}_${secret}`, createdAt: now };
+  const record: KeyRecord = { id, name, role, secretHash, createdAt: now, lastUsedAt: null, revokedAt: null };
+  const d1 = drizzle(db);
+  await d1.batch([
+    d1.insert(apiKeys).values({ id, name, role, secretHash, createdAt: now }),
+    d1.insert(adminAudit).values(auditRow(by, keyAction("api_key.issue", null, record), now)),
+  ]);
+  unknown.delete(id); // in case this isolate was asked for the id before it existed
+  return { record, key: `rk_${id}_${secret}` };
 }
 
 export async function listKeys(db: D1Database): Promise<KeyRecord[]> {
@@ -62,13 +113,27 @@ export async function listKeys(db: D1Database): Promise<KeyRecord[]> {
   return rows.map((r) => ({ ...r, role: r.role as Role }));
 }
 
-export async function revokeKey(db: D1Database, id: string, now: number): Promise<KeyRecord | null> {
-  const [row] = await drizzle(db).select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+/** Revokes a key (a second revocation changes nothing) and records it in the audit log, in one batch. */
+export async function revokeKey(db: D1Database, id: string, now: number, by: AuditBy): Promise<KeyRecord | null> {
+  const d1 = drizzle(db);
+  const [row] = await d1.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
   if (!row) return null;
-  const revokedAt = row.revokedAt ?? now;
-  if (row.revokedAt === null) await drizzle(db).update(apiKeys).set({ revokedAt }).where(eq(apiKeys.id, id));
-  cache.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
-  return { ...row, role: row.role as Role, revokedAt };
+  const before: KeyRecord = { ...row, role: row.role as Role };
+  const after: KeyRecord = { ...before, revokedAt: row.revokedAt ?? now };
+  await d1.batch([
+    d1
+      .update(apiKeys)
+      .set({ revokedAt: sql`COALESCE(${apiKeys.revokedAt}, ${now})` })
+      .where(eq(apiKeys.id, id)),
+    d1.insert(adminAudit).values(auditRow(by, keyAction("api_key.revoke", before, after), now)),
+  ]);
+  known.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
+  return after;
+}
+
+function keyAction(action: string, before: KeyRecord | null, after: KeyRecord): AuditAction {
+  const reason = action === "api_key.issue" ? `issued a ${after.role} key` : `revoked a ${after.role} key`;
+  return { action, reason, before: before && apiKeyJson(before), after: apiKeyJson(after) };
 }
 
 function randomAlnum(length: number): string {

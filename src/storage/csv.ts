@@ -1,11 +1,22 @@
-/** RFC 4180 CSV: fields with a comma, quote, CR or LF are quoted, quotes doubled, lines end with CRLF. */
+/**
+ * RFC 4180 CSV: fields with a comma, quote, CR or LF are quoted, quotes doubled, lines end with CRLF.
+ * Every CSV the engine writes is opened in spreadsheets, so text cells are made safe there (below).
+ */
 export function csvLine(fields: (string | number | boolean | null)[]): string {
   return `${fields.map(csvField).join(",")}\r\n`;
 }
 
+/**
+ * A text cell starting with one of these would be run as a formula by a
+ * spreadsheet (OWASP CSV injection): it is written with a leading `'`
+ * (API.md). Numbers are written as they are, so -3 stays a number; times are
+ * ISO strings that start with a digit, so they never need it.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvField(value: string | number | boolean | null): string {
   if (value === null) return "";
-  const text = String(value);
+  const text = typeof value === "string" && FORMULA_START.test(value) ? `'${value}` : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

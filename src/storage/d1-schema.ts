@@ -121,6 +121,35 @@ export const apiKeys = sqliteTable("api_keys", {
   revokedAt: integer("revoked_at"),
 });
 
+/**
+ * The audit log: every admin action, `id` in the order it reached D1
+ * (decision 27). Key, maintenance and import actions are written by the
+ * Worker with the action; resource actions are copied from `decision_events`
+ * by a trigger (migrations/0005, written by hand) as the outbox delivers them.
+ * `before` and `after` are JSON as the API shows it, never a secret.
+ */
+export const adminAudit = sqliteTable(
+  "admin_audit",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    time: integer("time").notNull(),
+    action: text("action").notNull(),
+    /** "METHOD /path/{param}". */
+    route: text("route").notNull(),
+    /** The API key's id, or "admin" for the bootstrap key. */
+    keyId: text("key_id"),
+    requestId: text("request_id").notNull(),
+    resourceId: text("resource_id"),
+    outcome: text("outcome").notNull(),
+    reason: text("reason").notNull(),
+    before: text("before"),
+    after: text("after"),
+    /** The decision_events row a resource action was copied from; null for the Worker's own. */
+    sourceEventId: integer("source_event_id"),
+  },
+  (t) => [uniqueIndex("admin_audit_source_event").on(t.sourceEventId)],
+);
+
 /** Operator switches that every isolate reads, e.g. maintenance mode. */
 export const settings = sqliteTable("settings", {
   name: text("name").primaryKey(),

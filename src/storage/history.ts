@@ -4,9 +4,9 @@
  * the same at the start and at the end of a million rows.
  */
 import { and, asc, desc, eq, gt, gte, inArray, lt, or, type SQL } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import type { Reservation } from "../domain/reservation";
 import type { ResourceState } from "../domain/resource";
+import { drizzle } from "./d1";
 import { decisionEvents, reservations, resources } from "./d1-schema";
 
 export interface ResourceFilter {

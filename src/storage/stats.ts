@@ -4,7 +4,7 @@
  * outbox, so the figures are as fresh as the drain (about a second behind).
  */
 import { and, count, eq, gte, lt, sql, sum } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
+import { drizzle } from "./d1";
 import { decisionEvents, metricCounters, resources } from "./d1-schema";
 
 /** Upper bounds (seconds) of the commit_duration_seconds histogram buckets. */

@@ -54,9 +54,12 @@ describe("GET /availability", () => {
     const miss = await publicGet(`/availability?resource_id=${id}`);
     expect(miss.status).toBe(404);
     expect(await miss.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+    // Only the engine caches it (KV); no browser or CDN may keep the 404 once the resource exists.
+    expect(miss.headers.get("Cache-Control")).toBe("no-store");
     const cached = await publicGet(`/availability?resource_id=${id}`);
     expect(cached.status).toBe(404);
     expect(cached.headers.get("X-Cache-Status")).toBe("HIT");
+    expect(cached.headers.get("Cache-Control")).toBe("no-store");
 
     await createResource({ id, capacity: 3 });
     const found = await publicGet(`/availability?resource_id=${id}`);
@@ -77,7 +80,9 @@ describe("GET /availability", () => {
   });
 
   it("refuses both or neither of resource_id and resource_ids, and more than 100 ids", async () => {
-    expect((await publicGet("/availability")).status).toBe(400);
+    const neither = await publicGet("/availability");
+    expect(neither.status).toBe(400);
+    expect(neither.headers.get("Cache-Control")).toBe("no-store");
     expect((await publicGet("/availability?resource_id=a&resource_ids=b")).status).toBe(400);
     const many = Array.from({ length: 101 }, (_, i) => `r${i}`).join(",");
     expect((await publicGet(`/availability?resource_ids=${many}`)).status).toBe(400);

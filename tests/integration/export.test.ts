@@ -125,4 +125,34 @@ describe("scheduled export to R2", () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(await allEventIds());
   });
+
+  it("writes spreadsheet-safe CSV (formula cells prefixed with ') and NDJSON with the values unchanged", async () => {
+    const resource = await createResource({ capacity: 5 });
+    const id = resource.id as string;
+    const clients = ["=1+1", "@cmd", "-5", "ok"];
+    for (const client_id of clients) await reserve(id, { client_id });
+    await settle(id);
+    const runs = await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now });
+    const texts = (suffix: string) =>
+      Promise.all(
+        runs
+          .flatMap((r) => r.keys)
+          .filter((k) => k.endsWith(suffix))
+          .map(async (k) => (await (await env.EXPORTS.get(k))?.text()) ?? ""),
+      );
+    const mine = (rows: Record<string, any>[]) =>
+      rows.filter((r) => r.resource_id === id && r.type === "reservation.reserve");
+
+    const csv = (await texts(".csv")).flatMap((t) => parse(t, { columns: true }) as Record<string, string>[]);
+    expect(mine(csv).map((r) => r.client_id)).toEqual(["'=1+1", "'@cmd", "'-5", "ok"]);
+    expect(mine(csv).every((r) => /^\d+$/.test(r.event_id) && r.quantity === "1")).toBe(true);
+
+    const ndjson = (await texts(".ndjson")).flatMap((t) =>
+      t
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    );
+    expect(mine(ndjson).map((r) => r.client_id)).toEqual(clients);
+  });
 });

@@ -58,6 +58,30 @@ describe("GET /admin/reservations/export", () => {
     expect(lines).toEqual(made);
   });
 
+  it("neutralises formula cells in CSV (a leading '), and NDJSON carries the values unchanged", async () => {
+    const resource = await createResource({ capacity: 10 });
+    const id = resource.id as string;
+    const clients = ['=HYPERLINK("https://evil.test","x")', "+1+1", "-2+3", "@SUM(A1)", "plain"];
+    for (const client_id of clients) await reserve(id, { client_id, metadata: { n: -1 } });
+    await settle(id);
+
+    const csv = await (await call("GET", `/admin/reservations/export?resource_id=${id}&format=csv`)).text();
+    const rows = parse(csv, { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => r.client_id)).toEqual(clients.map((c) => (c === "plain" ? c : `'${c}`)));
+    // Numbers and times stay as they are; metadata is JSON text starting with "{".
+    expect(rows.map((r) => r.quantity)).toEqual(clients.map(() => "1"));
+    expect(rows.every((r) => /^\d{4}-\d\d-\d\dT/.test(r.server_timestamp as string))).toBe(true);
+    expect(rows.map((r) => r.metadata)).toEqual(clients.map(() => '{"n":-1}'));
+
+    const ndjson = await (await call("GET", `/admin/reservations/export?resource_id=${id}&format=ndjson`)).text();
+    expect(
+      ndjson
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).client_id),
+    ).toEqual(clients);
+  });
+
   it("filters by time range and streams more than one page", async () => {
     const resource = await createResource({ capacity: 2000 });
     const id = resource.id as string;

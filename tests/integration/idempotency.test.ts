@@ -87,3 +87,27 @@ describe("Idempotency-Key", () => {
     expect(await again.json()).toMatchObject({ error: { code: "RESOURCE_EXISTS" } });
   });
 });
+
+describe("Idempotency-Key on an unknown resource", () => {
+  it("answers 404 NOT_FOUND, as without a key, and stores nothing", async () => {
+    const unknown = uniqueId("nobody");
+    const encoded = btoa(unknown).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+    const wellFormed = `rsv_${encoded}.${"A".repeat(22)}`;
+    const key = { "Idempotency-Key": uniqueId("key") };
+    const requests = [
+      () => reserve(unknown, {}, key),
+      () => call("POST", "/waiting-list/join", { body: { resource_id: unknown, client_id: "w" }, headers: key }),
+      () => call("POST", `/reservations/${wellFormed}/confirm`, { headers: key }),
+      () => call("POST", `/reservations/${wellFormed}/cancel`, { headers: key }),
+    ];
+    for (const send of requests) {
+      const res = await send();
+      expect(res.status).toBe(404);
+      expect(res.headers.get("Cache-Control")).toBe("no-store");
+      expect(await res.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+    }
+    // Creating it afterwards still works, and the key was never spent on the 404.
+    expect((await call("POST", "/resources", { body: { id: unknown, type: "s", capacity: 1 } })).status).toBe(201);
+    expect((await reserve(unknown, {}, key)).status).toBe(201);
+  });
+});

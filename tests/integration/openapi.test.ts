@@ -89,6 +89,18 @@ describe("GET /openapi.json", () => {
     );
     expect(statuses("patch", "/resources/{id}")).toEqual(expect.arrayContaining(["403", "409", "412"]));
     expect(statuses("get", "/health")).toEqual(["200", "500"]);
+    // Any key route: 429 (key lookups per IP) and 503 (D1 down); D1-backed reads too.
+    for (const [method, path] of [
+      ["get", "/resources"],
+      ["get", "/admin/audit"],
+      ["get", "/admin/api-keys"],
+      ["get", "/admin/reservations/export"],
+      ["get", "/metrics"],
+    ] as const) {
+      expect(statuses(method, path), path).toEqual(expect.arrayContaining(["429", "503"]));
+    }
+    const notFound = resolve(doc, doc.paths["/availability"].get.responses["404"].$ref) as Doc;
+    expect(Object.keys(notFound.headers)).toContain("Cache-Control");
     const refusal = resolve(doc, doc.paths["/reservations"].post.responses["409"].$ref) as Doc;
     expect(refusal.content["application/json"].schema.allOf[1].properties.error.properties.code.enum).toEqual([
       "RESOURCE_FULL",
@@ -163,6 +175,7 @@ describe("GET /openapi.json", () => {
     await parse(B.Maintenance, await call("GET", "/admin/maintenance"), 200);
     await parse(B.ApiKeyCreated, await call("POST", "/admin/api-keys", { body: { name: "k", role: "client" } }), 201);
     await parse(B.ApiKeyList, await call("GET", "/admin/api-keys"), 200);
+    await parse(B.AuditPage, await call("GET", "/admin/audit"), 200); // the key just issued, at least
     await parse(B.Health, await call("GET", "/health", { auth: null }), 200);
   });
 });
