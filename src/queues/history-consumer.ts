@@ -4,6 +4,7 @@
  * of active objects. At-least-once: a redelivered message is an upsert that
  * changes nothing (storage/history-writer.ts).
  */
+import { HISTORY_BACKLOG_GAUGE, setGauge } from "../storage/counters";
 import { type HistoryMessage, writeHistory } from "../storage/history-writer";
 import { logQueue, retryDelaySeconds } from "./retry";
 
@@ -16,10 +17,14 @@ const SPLIT_AFTER_ATTEMPTS = 3;
 
 export async function consumeHistory(batch: MessageBatch<HistoryMessage>, db: D1Database): Promise<void> {
   try {
+    // What is still queued behind this batch: /metrics shows its age as the history lag.
+    const { backlogCount, oldestMessageTimestamp } = batch.metadata?.metrics ?? { backlogCount: 0 };
+    const oldest = backlogCount > 0 && oldestMessageTimestamp ? new Date(oldestMessageTimestamp).getTime() : 0;
     await writeHistory(
       db,
       batch.messages.map((m) => m.body),
       Date.now(),
+      [setGauge(db, HISTORY_BACKLOG_GAUGE, oldest)],
     );
     batch.ackAll();
     return;

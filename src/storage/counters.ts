@@ -5,6 +5,19 @@ import { countD1 } from "../lib/usage";
  * trigger of migrations/0004 keeps the others): webhook deliveries, history
  * gaps repaired. One statement for all labels.
  */
+/** The oldest message the history queue still held when its consumer last wrote (0: none), for /metrics. */
+export const HISTORY_BACKLOG_GAUGE = "history_queue_oldest_ms";
+
+/** A statement that sets a gauge kept in `metric_counters` (label ""). */
+export function setGauge(db: D1Database, name: string, value: number): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO metric_counters (name, label, value) VALUES (?, '', ?)
+       ON CONFLICT (name, label) DO UPDATE SET value = excluded.value`,
+    )
+    .bind(name, value);
+}
+
 export async function addToCounters(db: D1Database, name: string, byLabel: Record<string, number>): Promise<void> {
   const rows = Object.entries(byLabel).filter(([, n]) => n > 0);
   if (rows.length === 0) return;

@@ -40,10 +40,15 @@ const LATER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resou
 /**
  * Writes `messages` (from any number of resources, in any order, repeats
  * allowed) in one D1 batch, stamping new decisions with `writtenAt` as their
- * `drained_at`. Returns how many decisions were new to D1. Throws if D1
- * fails; then nothing was written.
+ * `drained_at`, with `alsoRun` in the same batch. Returns how many decisions
+ * were new to D1. Throws if D1 fails; then nothing was written.
  */
-export async function writeHistory(db: D1Database, messages: HistoryMessage[], writtenAt: number): Promise<number> {
+export async function writeHistory(
+  db: D1Database,
+  messages: HistoryMessage[],
+  writtenAt: number,
+  alsoRun: D1PreparedStatement[] = [],
+): Promise<number> {
   const latestResource = new Map<string, ResourceRow>();
   const latestReservation = new Map<string, ReservationRow>();
   const decisions = new Map<string, DecisionRow & { drainedAt: number }>();
@@ -63,6 +68,7 @@ export async function writeHistory(db: D1Database, messages: HistoryMessage[], w
     ...inserts,
     ...bulkUpsert(db, resources, [...latestResource.values()], LATER_RESOURCE_WINS),
     ...bulkUpsert(db, reservations, [...latestReservation.values()], LATER_RESERVATION_WINS),
+    ...alsoRun,
   ];
   if (statements.length === 0) return 0;
   const results = await db.batch(statements);

@@ -3,7 +3,9 @@
  * Global, not per isolate: every object's decisions reach D1 through the
  * outbox, so the figures are as fresh as the drain (about a second behind).
  */
+
 import { and, count, eq, gte, lt, sql, sum } from "drizzle-orm";
+import { HISTORY_BACKLOG_GAUGE } from "./counters";
 import { drizzle } from "./d1";
 import { decisionEvents, metricCounters, resources } from "./d1-schema";
 
@@ -37,6 +39,7 @@ export async function metricsSnapshot(db: D1Database) {
       n: of("webhook_deliveries_total").find((c) => c.label === outcome)?.value ?? 0,
     })),
     historyGapsRepaired: of("history_gaps_repaired_total")[0]?.value ?? 0,
+    historyQueueOldest: of(HISTORY_BACKLOG_GAUGE)[0]?.value ?? 0,
     commitDuration: histogram(
       of("commit_duration_ms").map((c) => ({ ms: Number(c.label), n: c.value })),
       of("commit_duration_sum_ms")[0]?.value ?? 0,
