@@ -10,9 +10,9 @@
  */
 import { and, asc, desc, eq, gt, lte, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { iso } from "../http/render";
 import { csvLine } from "../storage/csv";
 import { decisionEvents, exportRuns } from "../storage/d1-schema";
+import { iso } from "../wire/render";
 
 /** Rows per run: bounds the memory one run needs (objects are built whole before the put). */
 export const ROWS_PER_RUN = 5000;

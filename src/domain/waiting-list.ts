@@ -8,6 +8,27 @@ import { type ResourceState, remaining } from "./resource";
 
 export type WaitingStatus = "WAITING" | "NOTIFIED" | "FULFILLED" | "LEFT" | "EXPIRED";
 
+/** A waiting-list entry as stored and shown. */
+export interface WaitingEntry {
+  id: string;
+  resourceId: string;
+  clientId: string;
+  quantity: number;
+  status: WaitingStatus;
+  serverSeq: number;
+  joinedAt: number;
+  callbackUrl: string | null;
+  notifiedAt: number | null;
+  /** While NOTIFIED: when the offer lapses. */
+  offerExpiresAt: number | null;
+  /** While NOTIFIED: how many of its places still count as offered. */
+  offered: number;
+  leftAt: number | null;
+  expiredAt: number | null;
+  /** 1 = next; null once the entry no longer waits. */
+  position: number | null;
+}
+
 /** `waiting_list_offer_ttl_seconds` when a resource is created without it. */
 export const DEFAULT_OFFER_TTL_SECONDS = 900;
 

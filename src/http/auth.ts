@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { config } from "../config";
+import { sha256Hex } from "../lib/digest";
 import { findKey, parseKey, type Role, touchKey } from "../storage/api-keys";
-import { sha256Hex } from "./digest";
 import { AppError } from "./errors";
 import { clientIp, limitKeyLookups, limitWritesPerKey } from "./rate-limit";
 import type { AppEnv } from "./types";

@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { codeToStatus, type ErrorCode } from "../domain/errors";
 import { isD1Unavailable } from "../storage/d1";
-import { type ErrorDetail, errorJson } from "./render";
+import { type ErrorDetail, errorJson } from "../wire/render";
 import type { AppEnv } from "./types";
 
 /** The one error type routes throw; `onError` turns it into the documented body. */

@@ -1,6 +1,6 @@
 import type { Reservation } from "../domain/reservation";
 import { csvLine } from "../storage/csv";
-import { reservationJson } from "./render";
+import { reservationJson } from "../wire/render";
 
 export type ExportFormat = "csv" | "ndjson";
 

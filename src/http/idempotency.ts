@@ -1,6 +1,6 @@
 import type { Context } from "hono";
+import { sha256Hex } from "../lib/digest";
 import type { CommandReply, Idempotency } from "../resource-object/commands";
-import { sha256Hex } from "./digest";
 import { IdempotencyKey } from "./schemas";
 import type { AppEnv } from "./types";
 import { parseWith } from "./validate";

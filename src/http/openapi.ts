@@ -4,7 +4,7 @@
  * turned into JSON Schema, so the document cannot disagree with validation.
  */
 import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
-import { IMPORT_HEADER } from "../routes/import";
+import { IMPORT_HEADER } from "../wire/csv-import";
 import {
   ERROR_CODES,
   type JsonSchema,

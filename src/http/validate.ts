@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
+import type { ErrorDetail } from "../wire/render";
 import { AppError } from "./errors";
-import type { ErrorDetail } from "./render";
 import type { AppEnv } from "./types";
 
 /**

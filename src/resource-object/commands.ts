@@ -4,7 +4,7 @@
  * sequences and stores; nothing here touches storage.
  */
 import type { Decision, Json, ResourceSpec } from "../domain/resource";
-import { errorReply, type Reply } from "../http/render";
+import { errorReply, type Reply } from "../wire/render";
 import type { Sequenced, TimelineEntry } from "./store";
 
 /** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */

@@ -11,7 +11,6 @@ import {
   type ResourceState,
   type RulesPatch,
 } from "../domain/resource";
-import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../http/render";
 import { countingSql, countUsage } from "../lib/usage";
 import {
   type Availability,
@@ -20,6 +19,7 @@ import {
   NEGATIVE_TTL_SECONDS,
 } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
+import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../wire/render";
 import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
 import {
   type Caller,

@@ -18,7 +18,7 @@ import {
   settleLine,
   type WaitingEntryRef,
 } from "../domain/waiting-list";
-import { errorReply, iso, type Reply, refusalReply, waitingEntryJson } from "../http/render";
+import { errorReply, iso, type Reply, refusalReply, waitingEntryJson } from "../wire/render";
 import { type Caller, type Cause, type Decided, decided, type JoinInput } from "./commands";
 import type { Sequenced } from "./store";
 import type { WaitingEntry, WaitingListStore } from "./waiting-list-store";

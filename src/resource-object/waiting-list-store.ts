@@ -1,25 +1,7 @@
 /** The waiting list's rows in the resource's SQLite database. Synchronous: runs inside the caller's transaction. */
-import type { Offer, WaitingEntryRef, WaitingStatus } from "../domain/waiting-list";
+import type { Offer, WaitingEntry, WaitingEntryRef, WaitingStatus } from "../domain/waiting-list";
 
-export interface WaitingEntry {
-  id: string;
-  resourceId: string;
-  clientId: string;
-  quantity: number;
-  status: WaitingStatus;
-  serverSeq: number;
-  joinedAt: number;
-  callbackUrl: string | null;
-  notifiedAt: number | null;
-  /** While NOTIFIED: when the offer lapses. */
-  offerExpiresAt: number | null;
-  /** While NOTIFIED: how many of its places still count as offered. */
-  offered: number;
-  leftAt: number | null;
-  expiredAt: number | null;
-  /** 1 = next; null once the entry no longer waits. */
-  position: number | null;
-}
+export type { WaitingEntry };
 
 type Row = Record<string, SqlStorageValue>;
 

@@ -5,7 +5,7 @@
  * stable (`evt_<resource>_<seq>`), so receivers can drop duplicates.
  */
 import type { Json } from "../domain/resource";
-import { iso } from "../http/render";
+import { iso } from "../wire/render";
 import type { TimelineEntry } from "./store";
 
 export interface WebhookEvent {

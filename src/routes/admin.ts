@@ -3,7 +3,6 @@ import { requireAdmin } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { exportStream, primed } from "../http/export-stream";
-import { apiKeyJson, iso } from "../http/render";
 import {
   AnalyticsQuery,
   CreateApiKeyBody,
@@ -21,6 +20,7 @@ import { auditPage, recordAudit } from "../storage/audit";
 import { decisionsOfTypes, reservationPages } from "../storage/history";
 import { readMaintenance, writeMaintenance } from "../storage/settings";
 import { analytics } from "../storage/stats";
+import { apiKeyJson, iso } from "../wire/render";
 import { importResources } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
 

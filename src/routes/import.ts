@@ -15,18 +15,8 @@ import type { AppEnv } from "../http/types";
 import { validationError } from "../http/validate";
 import { type ResourceRpc, resourceStub } from "../resource-object/address";
 import { parseCsv } from "../storage/csv";
+import { IMPORT_HEADER } from "../wire/csv-import";
 
-export const IMPORT_HEADER = [
-  "id",
-  "type",
-  "capacity",
-  "waiting_list_enabled",
-  "booking_opens_at",
-  "booking_closes_at",
-  "max_quantity_per_reservation",
-  "hold_ttl_seconds",
-  "waiting_list_offer_ttl_seconds",
-] as const;
 /**
  * The columns a file must have: the last one (added with the offer TTL) may be
  * left out, so files written for the first header still import, with the default.

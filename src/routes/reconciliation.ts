@@ -1,13 +1,13 @@
 import { Hono } from "hono";
 import { reconcile } from "../cron/reconcile";
 import { requireAdmin } from "../http/auth";
-import { iso } from "../http/render";
 import { ReconciliationBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { guarded } from "../storage/d1";
 import { latestRun, openHistoryDeadLetters, type ReconciliationRun } from "../storage/reconciliation";
+import { iso } from "../wire/render";
 
 /**
  * The reconciler on demand, and the last run (the cron runs it hourly): gaps

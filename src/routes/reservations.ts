@@ -4,11 +4,11 @@ import { requireRole } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
-import { reservationJson } from "../http/render";
 import { CreateReservationBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readJson, readNoBody } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
+import { reservationJson } from "../wire/render";
 
 export const reservations = new Hono<AppEnv>();
 reservations.use(requireRole("admin", "client"));

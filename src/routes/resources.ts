@@ -5,7 +5,6 @@ import { requireAdmin } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
-import { resourceJson } from "../http/render";
 import {
   CreateResourceBody,
   createFieldsOf,
@@ -20,6 +19,7 @@ import { countUsage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
 import { availabilityKey, forgetAvailability } from "../storage/availability-cache";
 import { listResources } from "../storage/history";
+import { resourceJson } from "../wire/render";
 
 export const resources = new Hono<AppEnv>();
 resources.use(requireAdmin);

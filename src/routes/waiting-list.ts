@@ -5,12 +5,12 @@ import { requireRole } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
-import { waitingEntryJson } from "../http/render";
 import { JoinWaitingListBody, LeaveWaitingListBody } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { readJson, readNoBody } from "../http/validate";
 import { callbackTargetProblem } from "../lib/callback-target";
 import { resourceStub } from "../resource-object/address";
+import { waitingEntryJson } from "../wire/render";
 
 /** The waiting list: joining earns a notification, in strict server order, when capacity frees up. */
 export const waitingList = new Hono<AppEnv>();

@@ -8,9 +8,9 @@
  */
 import { desc, eq, sql } from "drizzle-orm";
 import { randomToken } from "../domain/ids";
-import { sha256Hex } from "../http/digest";
-import { apiKeyJson } from "../http/render";
+import { sha256Hex } from "../lib/digest";
 import { Lru } from "../lib/lru";
+import { apiKeyJson } from "../wire/render";
 import { type AuditAction, type AuditBy, auditRow } from "./audit";
 import { drizzle, isD1Unavailable } from "./d1";
 import { adminAudit, apiKeys } from "./d1-schema";

@@ -6,9 +6,9 @@
  * negatively.
  */
 import { type ResourceState, remaining } from "../domain/resource";
-import { iso } from "../http/render";
 import { withDeadline } from "../lib/deadline";
 import { countUsage } from "../lib/usage";
+import { iso } from "../wire/render";
 
 export interface Availability {
   resource_id: string;

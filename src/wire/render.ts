@@ -6,7 +6,7 @@
 import { codeToStatus, type ErrorCode, REFUSAL_MESSAGE, type RefusalCode } from "../domain/errors";
 import type { Reservation } from "../domain/reservation";
 import { type ResourceState, remaining } from "../domain/resource";
-import type { WaitingEntry } from "../resource-object/waiting-list-store";
+import type { WaitingEntry } from "../domain/waiting-list";
 
 /** A complete HTTP reply: status, extra headers and the exact body (as text). */
 export interface Reply {
