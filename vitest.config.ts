@@ -29,7 +29,7 @@ export default defineConfig(async () => {
             "reservation-history": {
               maxBatchSize: 100,
               maxBatchTimeout: 0.1,
-              maxRetries: 10,
+              maxRetries: 100,
               deadLetterQueue: "reservation-history-dlq",
             },
             "reservation-webhooks": {
@@ -38,8 +38,8 @@ export default defineConfig(async () => {
               maxRetries: 25,
               deadLetterQueue: "reservation-webhooks-dlq",
             },
-            "reservation-history-dlq": { maxBatchTimeout: 0.1 },
-            "reservation-webhooks-dlq": { maxBatchTimeout: 0.1 },
+            "reservation-history-dlq": { maxBatchTimeout: 0.1, maxRetries: 100 },
+            "reservation-webhooks-dlq": { maxBatchTimeout: 0.1, maxRetries: 100 },
           },
         },
       }),

@@ -13,7 +13,8 @@ CREATE TABLE `reconciliation_runs` (
 	`gaps_repaired` integer DEFAULT 0 NOT NULL,
 	`decisions_repaired` integer DEFAULT 0 NOT NULL,
 	`disagreements` text DEFAULT '[]' NOT NULL,
-	`error` text
+	`error` text,
+	`registry_cursor` text
 );
 --> statement-breakpoint
 CREATE TABLE `history_dead_letters` (

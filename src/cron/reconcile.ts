@@ -27,14 +27,15 @@ import {
   openHistoryDeadLetters,
   type ReconciliationRun,
   recentlyActive,
+  registryPage,
   resourcesWrittenBetween,
   startRun,
 } from "../storage/reconciliation";
 
-/** Resources asked about their tail per run, the most recently active first. */
-export const TAIL_CHECKS_PER_RUN = 1000;
-/** A decision sent this recently may still be in the queue: not a lost tail yet. */
-export const DEFAULT_MIN_AGE_MS = 60_000;
+/** Resources asked about their tail per run: the most recently active, and as many from the registry round. */
+const TAIL_CHECKS_PER_RUN = 1000;
+/** A decision sent this recently may still be in the queue: not counted as lost yet. */
+const DEFAULT_MIN_AGE_MS = 60_000;
 /** Without an earlier scheduled run, tails are checked over this window. */
 const FIRST_RUN_WINDOW_MS = 24 * 3600_000;
 /** Disagreements kept in a run's record. */
@@ -56,8 +57,10 @@ export interface ReconcileOptions {
 interface Disagreement {
   resource_id: string;
   d1_last_seq: number;
-  missing: Gap[];
-  repaired: number;
+  /** Each gap found, with how many of its decisions were really missing and are now written. */
+  missing: (Gap & { repaired: number })[];
+  /** Set when the object could not be asked (it is checked again by the next run). */
+  error?: string;
 }
 
 export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions): Promise<ReconciliationRun> {
@@ -66,59 +69,77 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const upTo = await lastEventId(db);
   const previous = await latestRun(db, "scheduled");
   const run = await startRun(db, options.trigger, startedAt, upTo);
+  const minAgeMs = options.minAgeMs ?? DEFAULT_MIN_AGE_MS;
   try {
     const deadLetters = await openHistoryDeadLetters(db, 1000);
     const dead = deadLetters.map((d) => d.resourceId);
-    const [inside, tail] = options.resourceIds
-      ? [options.resourceIds, options.resourceIds]
-      : [
-          [...(await resourcesWrittenBetween(db, previous?.watermark ?? 0, upTo)), ...dead],
-          [
-            ...(await recentlyActive(
-              db,
-              (previous?.startedAt ?? startedAt - FIRST_RUN_WINDOW_MS) - 60_000,
-              TAIL_CHECKS_PER_RUN,
-            )),
-            ...dead,
-          ],
-        ];
+    let registryCursor = previous?.registryCursor ?? null;
+    let inside: string[];
+    let tail: string[];
+    if (options.resourceIds) {
+      [inside, tail] = [options.resourceIds, options.resourceIds];
+    } else {
+      // The registry round: resources that decided only while the history was failing are in no recent
+      // window; walking the registry a page per run reaches every known resource eventually.
+      const page = await registryPage(db, registryCursor, TAIL_CHECKS_PER_RUN);
+      registryCursor = page.length === TAIL_CHECKS_PER_RUN ? (page.at(-1) ?? null) : null;
+      const since = (previous?.startedAt ?? startedAt - FIRST_RUN_WINDOW_MS) - 60_000;
+      inside = [...(await resourcesWrittenBetween(db, previous?.watermark ?? 0, upTo)), ...dead];
+      tail = [...(await recentlyActive(db, since, TAIL_CHECKS_PER_RUN)), ...page, ...dead];
+    }
     const ids = [...new Set([...inside, ...tail])];
     const shape = await historyShape(db, ids);
     const found = new Map<string, Disagreement>();
-    const note = (id: string, gap: Gap, repaired: number) => {
-      const d = found.get(id) ?? { resource_id: id, d1_last_seq: shape.get(id)?.last ?? 0, missing: [], repaired: 0 };
-      d.missing.push(gap);
-      d.repaired += repaired;
+    const entry = (id: string) => {
+      const d = found.get(id) ?? { resource_id: id, d1_last_seq: shape.get(id)?.last ?? 0, missing: [] };
       found.set(id, d);
+      return d;
+    };
+    // One object that cannot answer (overloaded, restarting) must not stop the others' repairs.
+    const guarded = async (id: string, work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (err) {
+        entry(id).error = String(err);
+      }
     };
     for (const id of new Set(inside)) {
       const s = shape.get(id);
       if (!s || s.count === s.last) continue;
-      for (const gap of await gapsOf(db, id)) note(id, gap, await resend(deps, id, gap.from - 1, gap.to, 0));
+      await guarded(id, async () => {
+        for (const gap of await gapsOf(db, id)) {
+          entry(id).missing.push({ ...gap, repaired: await resend(deps, id, gap.from - 1, gap.to, minAgeMs) });
+        }
+      });
     }
     for (const id of new Set(tail)) {
-      const last = shape.get(id)?.last ?? 0;
-      const sent = await resendTail(deps, id, last, options.minAgeMs ?? DEFAULT_MIN_AGE_MS);
-      if (sent.decisions > 0) note(id, { from: last + 1, to: sent.lastSeq }, sent.inserted);
+      await guarded(id, async () => {
+        const last = shape.get(id)?.last ?? 0;
+        const sent = await resendTail(deps, id, last, minAgeMs);
+        // Only a tail D1 really lacked is a gap: a slow queue may have delivered it meanwhile.
+        if (sent.inserted > 0) entry(id).missing.push({ from: last + 1, to: sent.lastSeq, repaired: sent.inserted });
+      });
     }
-    const disagreements = [...found.values()];
-    const gapsFound = disagreements.reduce((n, d) => n + d.missing.length, 0);
-    const gapsRepaired = disagreements.filter((d) => d.repaired > 0).reduce((n, d) => n + d.missing.length, 0);
-    const decisionsRepaired = disagreements.reduce((n, d) => n + d.repaired, 0);
+    const disagreements = [...found.values()].filter((d) => d.missing.length > 0 || d.error);
+    const gaps = disagreements.flatMap((d) => d.missing);
+    const gapsRepaired = gaps.filter((g) => g.repaired > 0).length;
     await addToCounters(db, "history_gaps_repaired_total", { "": gapsRepaired });
+    // A dead letter is settled only once its resource was checked, and checked without an error.
+    const checked = new Set(ids.filter((id) => !found.get(id)?.error));
     await markDeadLettersReconciled(
       db,
-      deadLetters.map((d) => d.id),
+      deadLetters.filter((d) => checked.has(d.resourceId)).map((d) => d.id),
       now(),
     );
     const outcome = {
       status: "completed" as const,
       finishedAt: now(),
       resourcesChecked: ids.length,
-      gapsFound,
+      gapsFound: gaps.length,
       gapsRepaired,
-      decisionsRepaired,
+      decisionsRepaired: gaps.reduce((n, g) => n + g.repaired, 0),
       disagreements: JSON.stringify(disagreements.slice(0, DISAGREEMENTS_KEPT)),
+      registryCursor,
     };
     await finishRun(db, run.id, outcome);
     return { ...run, ...outcome };

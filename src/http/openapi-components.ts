@@ -185,8 +185,14 @@ const ReconciliationRun = z.strictObject({
     z.strictObject({
       resource_id: z.string(),
       d1_last_seq: z.int(),
-      missing: z.array(z.strictObject({ from: z.int(), to: z.int() })),
-      repaired: z.int(),
+      missing: z.array(
+        z.strictObject({
+          from: z.int(),
+          to: z.int(),
+          repaired: z.int().describe("decisions D1 really lacked, now written"),
+        }),
+      ),
+      error: z.string().optional().describe("the object could not be asked; the next run tries again"),
     }),
   ),
   error: z.string().nullable(),

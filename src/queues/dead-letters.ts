@@ -36,7 +36,7 @@ export async function consumeHistoryDeadLetters(batch: MessageBatch<HistoryMessa
 export async function consumeWebhookDeadLetters(batch: MessageBatch<WebhookJob>, env: Env): Promise<void> {
   for (const message of batch.messages) {
     try {
-      await recordDeadLetter(env, message.body, message.attempts, "the webhook consumer failed on every attempt");
+      await recordDeadLetter(env, message.body, null, "the webhook consumer failed on every attempt");
       message.ack();
     } catch (err) {
       logQueue("webhook dead letter not recorded", batch.queue, err);

@@ -62,7 +62,7 @@ async function attempt(job: WebhookJob, settings: Config, fetcher: typeof fetch)
 }
 
 /** The dead letter, as a decision of the event's resource: in its timeline, then in the history. */
-export function recordDeadLetter(env: Env, job: WebhookJob, attempts: number, error: string): Promise<void> {
+export function recordDeadLetter(env: Env, job: WebhookJob, attempts: number | null, error: string): Promise<void> {
   const { event, url } = job;
   return resourceStub(env, event.resource_id).recordDeadLetter({
     eventId: event.id,

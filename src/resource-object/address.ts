@@ -21,7 +21,7 @@ export type ResourceRpc = {
 
 /** The Durable Object that owns a resource: addressed by name, so no lookup is needed. */
 export function resourceStub(env: Env, resourceId: string): ResourceRpc {
-  countUsage("doRequests"); // every caller makes one call on the stub it gets
+  countUsage("doRequests"); // counted per stub: callers make one call on each (the import route, one per row)
   const namespace = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
   return namespace.get(namespace.idFromName(resourceId)) as unknown as ResourceRpc;
 }

@@ -11,12 +11,12 @@ import type { Config } from "../config";
 import { countQueueMessages } from "../lib/usage";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
-import { DRAIN_BATCH, historyMessages, sendBatches } from "./outbox";
+import { DRAIN_BATCH, historyMessages, sendAll } from "./outbox";
 import type { OutboxState, ResourceStore, Sequenced } from "./store";
 import { eventOf, targetsOf, type WebhookJob } from "./webhooks";
 
 /** KV accepts at most one write per key per second. */
-export const KV_WRITE_INTERVAL_MS = 1000;
+const KV_WRITE_INTERVAL_MS = 1000;
 /** Timeline entries read per round, per destination, before going round again. */
 const MAX_BATCHES_PER_ROUND = 20;
 /** Soonest follow-up when work is left over. */
@@ -80,10 +80,7 @@ async function sendHistory(o: AlarmHost, outbox: OutboxState): Promise<number | 
       const current = o.current() as Sequenced;
       // The registry row is the state now, labelled with its own seq (later than `last` if commits came meanwhile).
       const messages = historyMessages(o.store, current.state, current.lastSeq, o.waitingListLength(), entries);
-      for (const batch of sendBatches(messages, (m) => JSON.stringify(m).length)) {
-        await o.bindings.history.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
-        countQueueMessages(batch.map((m) => JSON.stringify(m).length));
-      }
+      countQueueMessages(await sendAll(o.bindings.history, messages));
       outbox.drainedSeq = last.seq;
     }
     outbox.failures = 0;
@@ -112,17 +109,19 @@ async function queueWebhooks(o: AlarmHost, outbox: OutboxState): Promise<{ at: n
         const event = eventOf(entry, resourceId);
         return event ? targetsOf(event, entry, o.settings.WEBHOOK_URL).map((url) => ({ url, event })) : [];
       });
-      for (const batch of sendBatches(jobs, (j) => JSON.stringify(j).length)) {
-        await o.bindings.webhooks.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
-        countQueueMessages(batch.map((j) => JSON.stringify(j).length));
+      if (jobs.length > 0) {
+        countQueueMessages(await sendAll(o.bindings.webhooks, jobs));
         queued = true;
       }
       outbox.webhookSeq = last.seq;
     }
+    outbox.webhookFailures = 0;
     return { at: (o.current()?.lastSeq ?? 0) > outbox.webhookSeq ? Date.now() + AGAIN_MS : null, queued };
   } catch (err) {
-    logWarn("webhook enqueue failed", resourceId, err);
-    return { at: Date.now() + backoff(1), queued };
+    outbox.webhookFailures += 1;
+    const retryIn = backoff(outbox.webhookFailures);
+    logWarn("webhook enqueue failed", resourceId, err, { failures: outbox.webhookFailures, retry_in_ms: retryIn });
+    return { at: Date.now() + retryIn, queued };
   }
 }
 
@@ -133,7 +132,7 @@ async function queueWebhooks(o: AlarmHost, outbox: OutboxState): Promise<{ at: n
  */
 async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<number | null> {
   const state = o.current()?.state;
-  if (!state || state.version === outbox.kvVersion || outbox.kvReadUntil <= o.clock()) return null;
+  if (!state || state.version === outbox.kvVersion || outbox.kvReadUntil <= Date.now()) return null;
   const wait = outbox.kvWrittenAt + KV_WRITE_INTERVAL_MS - Date.now();
   if (wait > 0) return Date.now() + wait;
   try {

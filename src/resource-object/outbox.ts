@@ -11,10 +11,18 @@ import type { ResourceStore, TimelineEntry } from "./store";
 /** How many timeline entries one drain reads at a time. */
 export const DRAIN_BATCH = 200;
 /**
- * A queue message may carry 128 KB and a `sendBatch` 256 KB in all; messages
- * stay under this many bytes (of JSON) so a batch holds at least two.
+ * A queue message may carry 128 KB and a `sendBatch` 256 KB in all (1 KB =
+ * 1,000 bytes, with up to ~100 bytes of metadata per message): messages stay
+ * under this many bytes of UTF-8 JSON, so a batch holds at least two.
  */
-export const MESSAGE_BYTES = 100_000;
+const MESSAGE_BYTES = 100_000;
+/** Bytes of message bodies per `sendBatch`, leaving room for 100 messages' metadata. */
+const SEND_BATCH_BYTES = 230_000;
+
+/** The UTF-8 size of a text: what the queue limits count (metadata may hold multi-byte characters). */
+export function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).byteLength;
+}
 
 /**
  * `entries` (oldest first) as history messages, split so that none exceeds
@@ -44,7 +52,8 @@ export function historyMessages(
   );
   const messages: HistoryMessage[] = [];
   let current: HistoryMessage = { resource, decisions: [], reservations: [] };
-  let bytes = JSON.stringify(resource).length;
+  const resourceBytes = utf8Bytes(JSON.stringify(resource));
+  let bytes = resourceBytes;
   for (const e of entries) {
     const reservationId = typeof e.detail.reservation_id === "string" ? e.detail.reservation_id : null;
     const decision = {
@@ -67,11 +76,11 @@ export function historyMessages(
       latencyMs: e.latencyMs,
     };
     const reservation = reservationId ? reservations.get(reservationId) : undefined;
-    const size = JSON.stringify(decision).length + (reservation ? JSON.stringify(reservation).length : 0);
+    const size = utf8Bytes(JSON.stringify(decision)) + (reservation ? utf8Bytes(JSON.stringify(reservation)) : 0);
     if (current.decisions.length > 0 && bytes + size > MESSAGE_BYTES) {
       messages.push(current);
       current = { resource, decisions: [], reservations: [] };
-      bytes = JSON.stringify(resource).length;
+      bytes = resourceBytes;
     }
     current.decisions.push(decision);
     if (reservation && !current.reservations.includes(reservation)) current.reservations.push(reservation);
@@ -81,20 +90,24 @@ export function historyMessages(
   return messages;
 }
 
-/** `messages` grouped for `sendBatch`: at most 100 messages and about 240 KB per call. */
-export function sendBatches<T>(messages: T[], sizeOf: (m: T) => number): T[][] {
-  const batches: T[][] = [];
-  let batch: T[] = [];
+/**
+ * Sends `bodies` with as few `sendBatch` calls as the limits allow (100
+ * messages, SEND_BATCH_BYTES), each body measured once; returns the sizes
+ * sent, for the usage counters.
+ */
+export async function sendAll<T>(queue: Queue<T>, bodies: T[]): Promise<number[]> {
+  const sized = bodies.map((body) => ({ body, bytes: utf8Bytes(JSON.stringify(body)) }));
+  let batch: typeof sized = [];
   let bytes = 0;
-  for (const m of messages) {
-    const size = sizeOf(m);
-    if (batch.length > 0 && (batch.length === 100 || bytes + size > 240_000)) {
-      batches.push(batch);
-      [batch, bytes] = [[], 0];
-    }
+  const send = async () => {
+    if (batch.length > 0) await queue.sendBatch(batch.map((m) => ({ body: m.body, contentType: "json" as const })));
+    [batch, bytes] = [[], 0];
+  };
+  for (const m of sized) {
+    if (batch.length === 100 || bytes + m.bytes > SEND_BATCH_BYTES) await send();
     batch.push(m);
-    bytes += size;
+    bytes += m.bytes;
   }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
+  await send();
+  return sized.map((m) => m.bytes);
 }

@@ -96,6 +96,8 @@ export class ResourceObject extends DurableObject<Env> {
   private outboxUnsaved = false;
   /** True while the alarm runs: its rounds save their cursors at once, it being the backstop. */
   private inAlarm = false;
+  /** The KV write remembering this id as unknown, while it is on its way (see `create`). */
+  private missingWrite: Promise<void> | null = null;
   /** Decisions of the running transaction, logged only once it has committed. */
   private unlogged: TimelineEntry[] = [];
 
@@ -130,7 +132,10 @@ export class ResourceObject extends DurableObject<Env> {
 
   // ---- commands ----------------------------------------------------------
 
-  create(input: CreateInput): Promise<CommandReply> {
+  async create(input: CreateInput): Promise<CommandReply> {
+    // A "missing" snapshot this object is still writing must land before the resource exists: the
+    // route deletes it once created, and a write landing after that delete would hide the resource.
+    await this.missingWrite;
     // The schema must exist before the idempotency record can be looked up.
     // No await separates this from the command, so nothing can run between.
     if (!this.current) this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
@@ -286,7 +291,7 @@ export class ResourceObject extends DurableObject<Env> {
       const missing = JSON.stringify({ missing: true });
       const put = this.bindings.kv.put(availabilityKey(resourceId), missing, { expirationTtl: NEGATIVE_TTL_SECONDS });
       countUsage("kvWrites");
-      put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
+      this.missingWrite = put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
       return null;
     }
     const snapshot = this.availability() as Availability;
@@ -353,15 +358,31 @@ export class ResourceObject extends DurableObject<Env> {
   }
 
   /** Records that a webhook was given up on (the webhook consumer), in the timeline and so in the history. */
-  recordDeadLetter(d: { eventId: string; eventSeq: number; url: string; attempts: number; error: string }): void {
+  /**
+   * Records that a webhook was given up on (by the webhook consumer), in the
+   * timeline and so in the history; once per event and target, however often
+   * the consumer's message is delivered. `attempts` is null when unknown (a
+   * message its consumer kept failing on).
+   */
+  recordDeadLetter(d: {
+    eventId: string;
+    eventSeq: number;
+    url: string;
+    attempts: number | null;
+    error: string;
+  }): void {
     if (!this.current) return;
-    this.recordNote("webhook.dead_letter", `gave up after ${d.attempts} attempts: ${d.error}`, {
+    const key = `deadletter:${d.eventId}:${d.url}`;
+    if (this.store.findReply(key)) return;
+    const gaveUp = d.attempts === null ? "gave up" : `gave up after ${d.attempts} attempts`;
+    const detail = {
       event_id: d.eventId,
       event_seq: d.eventSeq,
       url: d.url,
       attempts: d.attempts,
       last_error: d.error,
-    });
+    };
+    this.recordNote("webhook.dead_letter", `${gaveUp}: ${d.error}`, detail, key);
   }
 
   // ---- background work -----------------------------------------------------
@@ -472,13 +493,16 @@ export class ResourceObject extends DurableObject<Env> {
   }
 
   /** Records a decision that does not come from a client, e.g. a dead-lettered webhook. */
-  private recordNote(type: string, reason: string, detail: Record<string, Json>): void {
+  private recordNote(type: string, reason: string, detail: Record<string, Json>, onceKey?: string): void {
     this.transact(() => {
       const current = this.working as Sequenced;
       const now = this.serverTime(current);
       const decision: Decision = { outcome: "ACCEPTED", reason, state: current.state };
       const cause: Cause = { type, requestId: "system", detail };
-      this.record(decided(current, decision, current.lastSeq + 1, now, cause, { status: 200, headers: {}, body: "" }));
+      const reply = { status: 200, headers: {}, body: "" };
+      // Under `onceKey` (like an Idempotency-Key), so a repeated note is recognised and not recorded twice.
+      const once = onceKey === undefined ? undefined : { key: onceKey, fingerprint: "", ...reply };
+      this.record(decided(current, decision, current.lastSeq + 1, now, cause, reply), once);
     });
   }
 

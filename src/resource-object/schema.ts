@@ -149,7 +149,9 @@ const MIGRATIONS: string[] = [
 
   // v5: history and webhooks leave through queues (the webhook queue retries, not the object); KV is
   // refreshed only while somebody reads the resource.
+  // Events whose delivery was pending a retry are queued again (receivers drop duplicates by event id).
   `ALTER TABLE outbox_state ADD COLUMN kv_read_until INTEGER NOT NULL DEFAULT 0;
+   UPDATE outbox_state SET webhook_seq = MIN(webhook_seq, COALESCE((SELECT MIN(seq) - 1 FROM webhook_retries), webhook_seq));
    DROP TABLE webhook_retries;`,
 ];
 

@@ -166,6 +166,7 @@ export class ResourceStore {
     return {
       drainedSeq: row.drained_seq as number,
       failures: row.failures as number,
+      webhookFailures: 0,
       kvVersion: row.kv_version as number,
       kvWrittenAt: row.kv_written_at as number,
       kvReadUntil: row.kv_read_until as number,
@@ -305,6 +306,8 @@ export interface OutboxState {
   drainedSeq: number;
   /** Consecutive failed drains, for the backoff. */
   failures: number;
+  /** Consecutive failed webhook enqueues, for their backoff (memory only: a new life starts again at 0). */
+  webhookFailures: number;
   kvVersion: number;
   kvWrittenAt: number;
   /** Until when (epoch ms) somebody reads the availability: commits refresh KV only until then. */

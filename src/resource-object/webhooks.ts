@@ -55,7 +55,7 @@ export function eventOf(e: TimelineEntry, resourceId: string): WebhookEvent | nu
     return null;
   } else type = RESOURCE_EVENTS[e.type];
   if (!type) return null;
-  const { before: _b, after, spec: _s, actor: _a, ...rest } = e.detail;
+  const { before: _b, after, spec: _s, actor: _a, route: _r, ...rest } = e.detail;
   return {
     id: `evt_${resourceId}_${e.seq}`,
     type,

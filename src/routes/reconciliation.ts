@@ -6,7 +6,7 @@ import type { AppEnv } from "../http/types";
 import { readJson } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { guarded } from "../storage/d1";
-import { latestRun, openHistoryDeadLetters, type ReconciliationRun } from "../storage/reconciliation";
+import { latestRun, openHistoryDeadLetterCount, type ReconciliationRun } from "../storage/reconciliation";
 import { iso } from "../wire/render";
 
 /**
@@ -18,8 +18,8 @@ reconciliation.use(requireAdmin);
 
 reconciliation.get("/", async (c) => {
   const db = guarded(c.env.DB);
-  const [run, open] = await Promise.all([latestRun(db), openHistoryDeadLetters(db, 1000)]);
-  return c.json({ last_run: run ? runJson(run) : null, history_dead_letters_open: open.length });
+  const [run, open] = await Promise.all([latestRun(db), openHistoryDeadLetterCount(db)]);
+  return c.json({ last_run: run ? runJson(run) : null, history_dead_letters_open: open });
 });
 
 reconciliation.post("/", async (c) => {

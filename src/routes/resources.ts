@@ -35,8 +35,8 @@ resources.post("/", async (c) => {
     ...callerOf(c),
     idempotency,
   });
-  // An earlier lookup may have cached this id as unknown; the object's alarm
-  // writes the real snapshot moments later.
+  // An earlier lookup may have cached this id as unknown: forget it (the
+  // object waited for its own "missing" write to land before creating).
   if (reply.status === 201 && !reply.replayed) {
     forgetAvailability(id);
     countUsage("kvWrites");

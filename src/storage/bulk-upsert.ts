@@ -1,6 +1,6 @@
 /**
  * Multi-row `INSERT … ON CONFLICT` statements for D1, built from the drizzle
- * table definitions (so the schema stays written once). The outbox drain
+ * table definitions (so the schema stays written once). The history writer
  * copies hundreds of rows per batch; building one drizzle query per row cost
  * half of its CPU, so rows go out several to a statement, as plain bound
  * parameters, within D1's limit of 100 per statement.

@@ -1,10 +1,10 @@
+/**
+ * Running totals and gauges in `metric_counters` that no decision row
+ * carries (the trigger of migrations/0004 keeps the others): webhook
+ * deliveries, history gaps repaired, the history queue's backlog.
+ */
 import { countD1 } from "../lib/usage";
 
-/**
- * Running totals in `metric_counters` that no decision row carries (the
- * trigger of migrations/0004 keeps the others): webhook deliveries, history
- * gaps repaired. One statement for all labels.
- */
 /** The oldest message the history queue still held when its consumer last wrote (0: none), for /metrics. */
 export const HISTORY_BACKLOG_GAUGE = "history_queue_oldest_ms";
 
@@ -18,6 +18,7 @@ export function setGauge(db: D1Database, name: string, value: number): D1Prepare
     .bind(name, value);
 }
 
+/** Adds to running totals, one statement for all labels. */
 export async function addToCounters(db: D1Database, name: string, byLabel: Record<string, number>): Promise<void> {
   const rows = Object.entries(byLabel).filter(([, n]) => n > 0);
   if (rows.length === 0) return;

@@ -3,6 +3,7 @@
  * queue's consumer (idempotent upserts, storage/history-writer.ts) and read by listings,
  * exports and operators. Eventually consistent with the objects (seconds).
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** The resource registry, for listing. Upserted only by a later `last_seq`. */
@@ -192,16 +193,22 @@ export const reconciliationRuns = sqliteTable("reconciliation_runs", {
   /** JSON: the resources whose history disagreed with their object, and how (at most 100). */
   disagreements: text("disagreements").notNull().default("[]"),
   error: text("error"),
+  /** The last registry id this run asked about; the next scheduled run goes on after it (null: from the start). */
+  registryCursor: text("registry_cursor"),
 });
 
 /** History messages the queue gave up on (its dead-letter queue); the reconciler re-sends their decisions. */
-export const historyDeadLetters = sqliteTable("history_dead_letters", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  resourceId: text("resource_id").notNull(),
-  firstSeq: integer("first_seq").notNull(),
-  lastSeq: integer("last_seq").notNull(),
-  decisions: integer("decisions").notNull(),
-  receivedAt: integer("received_at").notNull(),
-  /** When a reconciliation checked the resource against its object since. */
-  reconciledAt: integer("reconciled_at"),
-});
+export const historyDeadLetters = sqliteTable(
+  "history_dead_letters",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    resourceId: text("resource_id").notNull(),
+    firstSeq: integer("first_seq").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    decisions: integer("decisions").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    /** When a reconciliation checked the resource against its object since. */
+    reconciledAt: integer("reconciled_at"),
+  },
+  (t) => [index("history_dead_letters_open").on(t.id).where(sql`${t.reconciledAt} IS NULL`)],
+);

@@ -29,6 +29,8 @@ export interface HistoryMessage {
 }
 
 const KEEP_FIRST = "ON CONFLICT DO NOTHING";
+/** Statements per D1 batch: one batch is one transaction, and D1 has one writer. */
+const STATEMENTS_PER_BATCH = 200;
 // Only what a reservation's life changes; who, what and when it was made never do.
 const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(reservations, {
   only: ["status", "expiresAt", "cancelledAt", "expiredAt", "checkedInAt", "updatedSeq"],
@@ -70,10 +72,17 @@ export async function writeHistory(
     ...bulkUpsert(db, reservations, [...latestReservation.values()], LATER_RESERVATION_WINS),
     ...alsoRun,
   ];
-  if (statements.length === 0) return 0;
-  const results = await db.batch(statements);
-  countD1(results);
-  return results.slice(0, inserts.length).reduce((n, r) => n + (r.results?.length ?? 0), 0);
+  // A whole consumer batch can be thousands of statements: D1 gets them in batches of a bounded size (each
+  // write is idempotent, so a failure part way is simply retried whole).
+  let inserted = 0;
+  for (let at = 0; at < statements.length; at += STATEMENTS_PER_BATCH) {
+    const results = await db.batch(statements.slice(at, at + STATEMENTS_PER_BATCH));
+    countD1(results);
+    results.forEach((r, i) => {
+      if (at + i < inserts.length) inserted += r.results?.length ?? 0;
+    });
+  }
+  return inserted;
 }
 
 function bySeq(a: DecisionRow, b: DecisionRow): number {

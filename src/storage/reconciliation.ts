@@ -43,6 +43,15 @@ export async function recentlyActive(db: D1Database, since: number, limit: numbe
   return results.map((r) => r.resource_id);
 }
 
+/** A page of the resource registry by id, after `afterId` (null: from the start). */
+export async function registryPage(db: D1Database, afterId: string | null, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT id FROM resources WHERE id > ? ORDER BY id LIMIT ?")
+    .bind(afterId ?? "", limit)
+    .all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
 /** Per resource: how many decisions D1 holds and the highest seq (0 when none). */
 export async function historyShape(
   db: D1Database,
@@ -109,6 +118,14 @@ export type HistoryDeadLetter = typeof historyDeadLetters.$inferInsert;
 export async function recordHistoryDeadLetters(db: D1Database, rows: HistoryDeadLetter[]): Promise<void> {
   const statements = bulkUpsert(db, historyDeadLetters, rows, "");
   if (statements.length > 0) await db.batch(statements);
+}
+
+/** How many dead-lettered history messages are not reconciled yet. */
+export async function openHistoryDeadLetterCount(db: D1Database): Promise<number> {
+  const row = await db
+    .prepare("SELECT COUNT(*) AS n FROM history_dead_letters WHERE reconciled_at IS NULL")
+    .first<{ n: number }>();
+  return row?.n ?? 0;
 }
 
 /** Dead-lettered history not reconciled yet, oldest first. */

@@ -1,7 +1,7 @@
 /**
  * Aggregates over the history database for /metrics and /admin/analytics.
  * Global, not per isolate: every object's decisions reach D1 through the
- * outbox, so the figures are as fresh as the drain (about a second behind).
+ * history queue, so the figures are about a second behind the objects.
  */
 
 import { and, count, eq, gte, lt, sql, sum } from "drizzle-orm";

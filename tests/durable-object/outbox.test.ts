@@ -45,6 +45,20 @@ async function consume<T>(queue: string, messages: { body: T; attempts?: number 
   return getQueueResult(batch, ctx);
 }
 
+/**
+ * A resource whose object sends its history nowhere (a queue binding that
+ * accepts and drops): its rows reach D1 only through this test's own
+ * `consume` calls, so what D1 holds proves what the consumer did.
+ */
+async function unqueued(fields: Record<string, unknown>): Promise<string> {
+  const id = (await createResource(fields)).id as string;
+  await settle(id); // the create's own message goes through the real queue first
+  await runInDurableObject(objectOf(id), (o) => {
+    o.bindings.history = { sendBatch: async () => ({}) } as unknown as Queue<HistoryMessage>;
+  });
+  return id;
+}
+
 /** What the object sent for its whole timeline, taken from the object itself once everything is sent. */
 async function messagesOf(id: string): Promise<HistoryMessage[]> {
   return runInDurableObject(objectOf(id), async (o) => {
@@ -80,10 +94,14 @@ describe("outbox to the history queue", () => {
   it("writes a batch that mixes 40 resources with one D1 batch, and a redelivery changes nothing", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) {
-      const id = (await createResource({ capacity: 5 })).id as string;
+      const id = await unqueued({ capacity: 5 });
       await reserve(id, { client_id: "a" });
       ids.push(id);
     }
+    const inList = ids.map(() => "?").join(",");
+    const reservationsInD1 = () =>
+      d1Count(`SELECT COUNT(*) AS n FROM reservations WHERE resource_id IN (${inList})`, ...ids);
+    expect(await reservationsInD1()).toBe(0);
     const messages = (await Promise.all(ids.map(messagesOf))).flat();
     const calls: Record<string, number> = {};
     const db = wrapped(env.DB, { down: false, calls });
@@ -100,18 +118,19 @@ describe("outbox to the history queue", () => {
       { DB: db },
     );
     expect(again.ackAll).toBe(true);
-    const inList = ids.map(() => "?").join(",");
     expect(await d1Count(`SELECT COUNT(*) AS n FROM decision_events WHERE resource_id IN (${inList})`, ...ids)).toBe(
       80,
     );
-    expect(await d1Count(`SELECT COUNT(*) AS n FROM reservations WHERE resource_id IN (${inList})`, ...ids)).toBe(40);
+    expect(await reservationsInD1()).toBe(40);
   });
 
-  it("retries a batch with backoff while D1 is down, and never lets an older message roll a resource back", async () => {
-    const id = (await createResource({ capacity: 5 })).id as string;
+  it("retries a batch while D1 is down, and never lets an older message roll a resource back", async () => {
+    // Joins change the waiting-list length but not the version: only the decision's seq orders them.
+    const id = await unqueued({ capacity: 1, waiting_list_enabled: true });
     await reserve(id, { client_id: "a" });
+    await call("POST", "/waiting-list/join", { body: { resource_id: id, client_id: "w1" } });
     const [older] = await messagesOf(id);
-    await reserve(id, { client_id: "b" });
+    await call("POST", "/waiting-list/join", { body: { resource_id: id, client_id: "w2" } });
     const [newer] = await messagesOf(id);
 
     const down = await consume("reservation-history", [{ body: newer }], { DB: wrapped(env.DB, { down: true }) });
@@ -120,12 +139,14 @@ describe("outbox to the history queue", () => {
 
     await consume("reservation-history", [{ body: newer as HistoryMessage }]);
     await consume("reservation-history", [{ body: older as HistoryMessage }]); // delivered late
-    const row = await env.DB.prepare("SELECT confirmed, last_seq FROM resources WHERE id = ?").bind(id).first();
-    expect(row).toEqual({ confirmed: 2, last_seq: 3 });
+    const row = await env.DB.prepare("SELECT confirmed, waiting_list_length, last_seq FROM resources WHERE id = ?")
+      .bind(id)
+      .first();
+    expect(row).toEqual({ confirmed: 1, waiting_list_length: 2, last_seq: 4 });
   });
 
   it("after repeated failures writes message by message, so one poisoned message cannot sink its batch", async () => {
-    const id = (await createResource({ capacity: 5 })).id as string;
+    const id = await unqueued({ capacity: 5 });
     await reserve(id, { client_id: "a" });
     const [good] = await messagesOf(id);
     const poisoned = { resource: { id: "x" }, decisions: [{ seq: 1 }], reservations: [] } as unknown as HistoryMessage;
@@ -139,7 +160,7 @@ describe("outbox to the history queue", () => {
   });
 
   it("records a dead-lettered history message where the reconciliation shows it", async () => {
-    const id = (await createResource({ capacity: 5 })).id as string;
+    const id = await unqueued({ capacity: 5 });
     await reserve(id, { client_id: "a" });
     const [message] = await messagesOf(id);
     const result = await consume("reservation-history-dlq", [{ body: message as HistoryMessage, attempts: 11 }]);
@@ -184,7 +205,7 @@ describe("the reconciler", () => {
     const run = await res.json<Record<string, any>>();
     expect(run).toMatchObject({ status: "completed", gaps_found: 1, gaps_repaired: 1, decisions_repaired: 5 });
     expect(run.disagreements).toEqual([
-      { resource_id: id, d1_last_seq: 8, missing: [{ from: 2, to: 6 }], repaired: 5 },
+      { resource_id: id, d1_last_seq: 8, missing: [{ from: 2, to: 6, repaired: 5 }] },
     ]);
     await historyWritten(id, 8);
     expect(await d1Count("SELECT COUNT(DISTINCT seq) AS n FROM decision_events WHERE resource_id = ?", id)).toBe(8);
@@ -292,3 +313,18 @@ async function gapsRepairedMetric(): Promise<number> {
   ).first<{ value: number }>();
   return row?.value ?? 0;
 }
+
+describe("history messages", () => {
+  it("stay under the queue's limits in UTF-8 bytes, whatever the metadata's script", async () => {
+    const id = await unqueued({ capacity: 100 });
+    const metadata = { note: "予約".repeat(650) }; // 1,300 characters, ~3.9 KB of UTF-8
+    for (let i = 0; i < 60; i++) expect((await reserve(id, { client_id: `c${i}`, metadata })).status).toBe(201);
+    const messages = await messagesOf(id);
+    const sizes = messages.map((m) => new TextEncoder().encode(JSON.stringify(m)).byteLength);
+    expect(messages.length).toBeGreaterThan(2);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(100_000);
+    expect(messages.flatMap((m) => m.decisions.map((d) => d.seq)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 61 }, (_, i) => i + 1),
+    );
+  });
+});

@@ -66,4 +66,34 @@ describe("the object's schema migrations", () => {
       ]);
     });
   });
+
+  it("v5 queues again the webhook events that were waiting for a retry, then drops the retry table", async () => {
+    const id = uniqueId("v4");
+    await runInDurableObject(objectOf(id), (_, state) => {
+      const sql = state.storage.sql;
+      state.storage.transactionSync(() => migrate(sql, 4));
+      sql.exec("UPDATE outbox_state SET drained_seq = 9, webhook_seq = 9");
+      sql.exec(
+        "INSERT INTO webhook_retries (seq, url, attempts, next_at, last_error) VALUES (6, 'https://a.example/x', 2, 0, 'e'), (8, 'https://a.example/x', 1, 0, 'e')",
+      );
+      state.storage.transactionSync(() => migrate(sql));
+      expect(sql.exec("SELECT webhook_seq, drained_seq FROM outbox_state").one()).toEqual({
+        webhook_seq: 5,
+        drained_seq: 9,
+      });
+      const tables = sql.exec("SELECT name FROM sqlite_master WHERE name = 'webhook_retries'").toArray();
+      expect(tables).toEqual([]);
+    });
+  });
+
+  it("v5 leaves the webhook cursor alone when no retry was pending", async () => {
+    const id = uniqueId("v4b");
+    await runInDurableObject(objectOf(id), (_, state) => {
+      const sql = state.storage.sql;
+      state.storage.transactionSync(() => migrate(sql, 4));
+      sql.exec("UPDATE outbox_state SET webhook_seq = 9");
+      state.storage.transactionSync(() => migrate(sql));
+      expect(sql.exec("SELECT webhook_seq FROM outbox_state").one()).toEqual({ webhook_seq: 9 });
+    });
+  });
 });
