@@ -1,4 +1,11 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
@@ -233,6 +240,32 @@ describe("the reconciler", () => {
     expect(await young.json()).toMatchObject({ gaps_found: 0 }); // under a minute old: maybe still queued
     const res = await call("POST", "/admin/reconciliation", { body: { resource_ids: [id], min_age_seconds: 0 } });
     expect(await res.json()).toMatchObject({ gaps_found: 1, gaps_repaired: 1, decisions_repaired: 3 });
+    expect(await d1Count("SELECT COUNT(DISTINCT seq) AS n FROM decision_events WHERE resource_id = ?", id)).toBe(4);
+  });
+});
+
+describe("the scheduled reconciliation", () => {
+  it("finds a lost tail of a recently active resource by itself, once it is older than a minute", async () => {
+    const id = await unqueued({ capacity: 100 });
+    for (let i = 0; i < 3; i++) expect((await reserve(id, { client_id: `s-${i}` })).status).toBe(201);
+    await messagesOf(id); // sent (and dropped)
+    const scheduled = async () => {
+      const ctx = createExecutionContext();
+      await worker.scheduled(createScheduledController({ cron: "0 * * * *" }), env, ctx);
+      await waitOnExecutionContext(ctx);
+      return (await call("GET", "/admin/reconciliation")).json<Record<string, any>>();
+    };
+    const young = await scheduled();
+    expect(young.last_run).toMatchObject({ trigger: "scheduled", status: "completed" });
+    expect(young.last_run.disagreements.map((d: { resource_id: string }) => d.resource_id)).not.toContain(id);
+
+    await runInDurableObject(objectOf(id), (o) => {
+      const base = Date.now();
+      o.clock = () => base + 120_000; // the decisions are now two minutes old
+    });
+    const later = await scheduled();
+    const mine = later.last_run.disagreements.find((d: { resource_id: string }) => d.resource_id === id);
+    expect(mine).toEqual({ resource_id: id, d1_last_seq: 1, missing: [{ from: 2, to: 4, repaired: 3 }] });
     expect(await d1Count("SELECT COUNT(DISTINCT seq) AS n FROM decision_events WHERE resource_id = ?", id)).toBe(4);
   });
 });
