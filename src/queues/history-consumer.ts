@@ -4,7 +4,7 @@
  * of active objects. At-least-once: a redelivered message is an upsert that
  * changes nothing (storage/history-writer.ts).
  */
-import { HISTORY_BACKLOG_GAUGE, setGauge } from "../storage/counters";
+import { HISTORY_BACKLOG_GAUGE, HISTORY_WRITTEN_GAUGE, setGauge } from "../storage/counters";
 import { type HistoryMessage, writeHistory } from "../storage/history-writer";
 import { logQueue, retryDelaySeconds } from "./retry";
 
@@ -24,7 +24,7 @@ export async function consumeHistory(batch: MessageBatch<HistoryMessage>, db: D1
       db,
       batch.messages.map((m) => m.body),
       Date.now(),
-      [setGauge(db, HISTORY_BACKLOG_GAUGE, oldest)],
+      [setGauge(db, HISTORY_BACKLOG_GAUGE, oldest), setGauge(db, HISTORY_WRITTEN_GAUGE, Date.now())],
     );
     batch.ackAll();
     return;

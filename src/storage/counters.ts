@@ -7,6 +7,8 @@ import { countD1 } from "../lib/usage";
 
 /** The oldest message the history queue still held when its consumer last wrote (0: none), for /metrics. */
 export const HISTORY_BACKLOG_GAUGE = "history_queue_oldest_ms";
+/** When the history consumer last wrote a batch: a lag gauge is only as fresh as that. */
+export const HISTORY_WRITTEN_GAUGE = "history_written_ms";
 
 /** A statement that sets a gauge kept in `metric_counters` (label ""). */
 export function setGauge(db: D1Database, name: string, value: number): D1PreparedStatement {

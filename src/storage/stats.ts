@@ -5,7 +5,7 @@
  */
 
 import { and, count, eq, gte, lt, sql, sum } from "drizzle-orm";
-import { HISTORY_BACKLOG_GAUGE } from "./counters";
+import { HISTORY_BACKLOG_GAUGE, HISTORY_WRITTEN_GAUGE } from "./counters";
 import { drizzle } from "./d1";
 import { decisionEvents, metricCounters, resources } from "./d1-schema";
 
@@ -40,6 +40,7 @@ export async function metricsSnapshot(db: D1Database) {
     })),
     historyGapsRepaired: of("history_gaps_repaired_total")[0]?.value ?? 0,
     historyQueueOldest: of(HISTORY_BACKLOG_GAUGE)[0]?.value ?? 0,
+    historyWrittenAt: of(HISTORY_WRITTEN_GAUGE)[0]?.value ?? 0,
     commitDuration: histogram(
       of("commit_duration_ms").map((c) => ({ ms: Number(c.label), n: c.value })),
       of("commit_duration_sum_ms")[0]?.value ?? 0,

@@ -84,6 +84,17 @@ describe("metric totals", () => {
     expect((a.buckets["+Inf"] ?? 0) - (b.buckets["+Inf"] ?? 0)).toBe(1);
     expect(a.sum - b.sum).toBeCloseTo(12, 6);
   });
+  it("show the pipeline's lags: nothing queued, the consumer's last write moments ago, the export behind", async () => {
+    const id = (await createResource({ capacity: 5 })).id as string;
+    await reserve(id);
+    await settle(id);
+    const families = parsePrometheus(await (await call("GET", "/metrics")).text());
+    expect(value(families, "history_lag_seconds", {})).toBe(0);
+    const lastWrite = families.find((f) => f.name === "history_last_write_age_seconds");
+    expect(Number(lastWrite?.metrics[0]?.value)).toBeGreaterThanOrEqual(0);
+    expect(Number(lastWrite?.metrics[0]?.value)).toBeLessThan(30);
+    expect(value(families, "export_lag_seconds", {})).toBeGreaterThan(0); // nothing exported in this file yet
+  });
 });
 
 function histogram(families: any[]): { buckets: Record<string, number>; count: number; sum: number } {
