@@ -134,6 +134,20 @@ describe("webhooks through the queue", () => {
     expect(metrics).toMatch(/webhook_deliveries_total\{outcome="dead_lettered"\} [1-9]/);
   });
 
+  it("records a dead letter once, however often its job is delivered (a lost ack, the dead-letter queue too)", async () => {
+    const id = (await createResource()).id as string;
+    const url = `https://hooks.test/dead/${uniqueId("twice")}`;
+    for (let i = 0; i < 2; i++) expect((await consume([job(id, url)], 4)).explicitAcks).toEqual(["m0"]);
+    const batch = createMessageBatch<WebhookJob>("reservation-webhooks-dlq", [
+      { id: "d0", timestamp: new Date(), attempts: 1, body: job(id, url) },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["d0"]);
+    const timeline = (await json(await call("GET", `/admin/resources/${id}/timeline?limit=1000`))).items;
+    expect(timeline.filter((e: any) => e.type === "webhook.dead_letter")).toHaveLength(1);
+  });
+
   it("starts each attempt's timeout when its request is sent, not while it waits behind others", async () => {
     // 7 deliveries to a receiver that answers after 3 s, 5 at a time: the last two are sent at ~3 s and
     // answered at ~6 s. With a 4.5 s timeout counted from the batch's start they would fail.
