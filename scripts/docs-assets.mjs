@@ -25,6 +25,10 @@ if (existsSync(TO)) {
   for (const name of readdirSync(TO)) if (!FILES.includes(name)) rmSync(path.join(TO, name), { recursive: true });
 }
 mkdirSync(TO, { recursive: true });
-for (const name of FILES) copyFileSync(path.join(FROM, name), path.join(TO, name));
+// Unchanged files are left alone, so that `wrangler dev`, which watches the assets, does not reload for nothing.
+for (const name of FILES) {
+  const [from, to] = [path.join(FROM, name), path.join(TO, name)];
+  if (!existsSync(to) || !readFileSync(from).equals(readFileSync(to))) copyFileSync(from, to);
+}
 const { version } = JSON.parse(readFileSync(path.join(FROM, "package.json"), "utf8"));
 console.log(`docs-assets: swagger-ui-dist ${version} → ${path.relative(ROOT, TO)}/`);

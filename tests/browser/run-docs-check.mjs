@@ -236,6 +236,9 @@ async function checkPage(page, { base, operations }) {
 
   // The filter (tags and paths) hides every operation but the one asked for.
   await page.fill("input.operation-filter-input", "check-in");
+  await page
+    .waitForFunction(() => document.querySelectorAll("#swagger-ui .opblock").length <= 1, null, { timeout: 5000 })
+    .catch(() => {}); // the check below says what is shown
   const shown = await page
     .locator("#swagger-ui .opblock")
     .evaluateAll((els) =>
@@ -250,6 +253,7 @@ async function checkPage(page, { base, operations }) {
     JSON.stringify(shown),
   );
   await page.fill("input.operation-filter-input", "");
+  await page.waitForFunction((n) => document.querySelectorAll("#swagger-ui .opblock").length === n, operations);
 
   // The key, through "Authorize" (bearer), as a reader of the page would give it.
   const resourceId = `docs-check-${randomBytes(4).toString("hex")}`;
@@ -262,8 +266,9 @@ async function checkPage(page, { base, operations }) {
   await page.locator("#swagger-ui .auth-wrapper button.authorize").click();
   const dialog = page.locator("#swagger-ui .dialog-ux .modal-ux");
   await dialog.locator("input#auth-bearer-value").fill(server.token);
-  await dialog.getByRole("button", { name: "Authorize", exact: true }).click();
-  await dialog.getByRole("button", { name: "Close" }).click();
+  await dialog.locator("button.modal-btn.authorize").click();
+  check('"Authorize" takes the API key', await dialog.getByRole("heading", { name: "Authorized" }).isVisible());
+  await dialog.locator("button.btn-done").click();
 
   // A reservation through the page: the operation's details, "Try it out", "Execute".
   const reserve = operation(page, "POST /reservations");
