@@ -156,6 +156,6 @@ export const ROUTES: RouteDoc[] = [
   ...tagged("Reference", [
     { route: "GET /openapi.json", summary: "This document", auth: "public", ok: { 200: "OpenAPI 3.1." }, returns: "application/json" },
     { route: "GET /docs", summary: "Interactive reference", auth: "public",
-      ok: { 200: "An HTML page served whole by the Worker; it loads nothing from elsewhere." }, returns: "text/html" },
+      ok: { 200: "Swagger UI on /openapi.json; its files are static assets of this Worker (/docs/*): nothing comes from elsewhere." }, returns: "text/html" },
   ]),
 ];

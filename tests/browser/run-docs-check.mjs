@@ -4,10 +4,11 @@
 // with nothing reachable but the Worker itself.
 //
 // It starts the Worker (scripts/serve.mjs, fresh state, 127.0.0.1, a free
-// port), opens /docs with every request to another host aborted and recorded,
-// and checks: the page renders every operation of /openapi.json, the
-// reservation routes are visible, the filter and a "Try it" reservation work,
-// no request left 127.0.0.1:<port>, and there was no console error, page error
+// port), opens /docs (Swagger UI, served from the Worker's static assets) with
+// every request to another host aborted and recorded, and checks: Swagger UI
+// renders every operation of /openapi.json, the reservation routes are
+// visible, the filter, "Authorize" and a "Try it out" reservation work, no
+// request left 127.0.0.1:<port>, and there was no console error, page error
 // or Content-Security-Policy violation. Screenshots go to tests/browser/output/
 // (git-ignored). Without Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) it
 // says so and exits 0; `.ci/run` installs it.
@@ -192,55 +193,69 @@ async function run() {
   check("no console error and no page error", errors.length === 0, errors.join("\n    "));
 }
 
-/** Loads /docs, reads what it shows, and uses it once: filter, then a reservation through "Try it". */
+/** Loads /docs, reads what Swagger UI shows, and uses it once: filter, key, then a reservation through "Try it out". */
 async function checkPage(page, { base, operations }) {
   const response = await page.goto(`${base}/docs`, { waitUntil: "load" });
   const headers = response?.headers() ?? {};
   check("GET /docs answers 200 with HTML", response?.status() === 200 && /text\/html/.test(headers["content-type"]));
   const policy = headers["content-security-policy"] ?? "";
   check(
-    "GET /docs sends a nonce-based Content-Security-Policy",
-    /script-src 'nonce-[^']+'/.test(policy) && !policy.includes("unsafe-inline"),
+    "GET /docs sends a Content-Security-Policy that allows only this origin (no inline, no eval)",
+    /(^|; )default-src 'none'/.test(policy) &&
+      /(^|; )script-src 'self'(;|$)/.test(policy) &&
+      /(^|; )style-src 'self'(;|$)/.test(policy) &&
+      !/unsafe-|\*|https?:/.test(policy),
     policy || "no header",
   );
+  const asset = await fetch(`${base}/docs/swagger-ui/swagger-ui-bundle.js`);
+  await asset.arrayBuffer();
+  check(
+    "Swagger UI's bundle is a static asset with the headers of public/_headers",
+    asset.status === 200 &&
+      /javascript/.test(asset.headers.get("content-type") ?? "") &&
+      asset.headers.get("x-content-type-options") === "nosniff" &&
+      asset.headers.get("content-security-policy") === "default-src 'none'; frame-ancestors 'none'",
+    `${asset.status} ${JSON.stringify(Object.fromEntries(asset.headers))}`,
+  );
 
-  // The table of contents is rendered by the Worker; the reference itself by the page's script.
-  const toc = (await page.locator("nav#toc").innerText()).replace(/\s+/g, " ");
-  const missingInToc = EXPECTED_ROUTES.filter((route) => !toc.includes(route));
-  check("the table of contents lists the reservation routes", missingInToc.length === 0, missingInToc.join(", "));
-
-  const ops = page.locator("main#app details.op[data-search]");
+  // Swagger UI renders the document it fetched from /openapi.json.
+  const ops = page.locator("#swagger-ui .opblock");
   await ops.first().waitFor({ state: "visible" });
   check(
-    `the script rendered every operation of /openapi.json (${operations})`,
+    `Swagger UI rendered every operation of /openapi.json (${operations})`,
     (await ops.count()) === operations,
     `${await ops.count()} rendered`,
   );
-  const reservations = page.locator("section#tag-Reservations");
   check(
     'the "Reservations" section is visible',
-    await reservations.getByRole("heading", { name: "Reservations", exact: true }).isVisible(),
-  );
-  const summaries = (await page.locator("main#app details.op > summary").allInnerTexts()).map((t) =>
-    t.replace(/\s+/g, " ").trim(),
+    await page.locator('#swagger-ui h3.opblock-tag[data-tag="Reservations"]').isVisible(),
   );
   for (const route of EXPECTED_ROUTES) {
-    const summary = operation(page, route).locator(":scope > summary");
-    const shown = summaries.some((t) => t.startsWith(`${route} `)) && (await summary.isVisible());
-    check(`shows ${route}`, shown);
+    check(`shows ${route}`, await operation(page, route).locator(".opblock-summary").isVisible());
   }
 
-  // The filter hides every operation but the one asked for.
-  await page.fill("#filter", "check-in");
-  const shown = await page.locator("main#app details.op[data-search]:not([hidden]) > summary").allInnerTexts();
+  // The filter (tags and paths) hides every operation but the one asked for.
+  await page.fill("input.operation-filter-input", "check-in");
+  await page
+    .waitForFunction(() => document.querySelectorAll("#swagger-ui .opblock").length <= 1, null, { timeout: 5000 })
+    .catch(() => {}); // the check below says what is shown
+  const shown = await page
+    .locator("#swagger-ui .opblock")
+    .evaluateAll((els) =>
+      els.map(
+        (el) =>
+          `${el.querySelector(".opblock-summary-method")?.textContent} ${el.querySelector(".opblock-summary-path")?.dataset.path}`,
+      ),
+    );
   check(
     'the filter "check-in" leaves only POST /reservations/{id}/check-in',
-    shown.length === 1 && shown[0]?.replace(/\s+/g, " ").startsWith("POST /reservations/{id}/check-in "),
+    shown.length === 1 && shown[0] === "POST /reservations/{id}/check-in",
     JSON.stringify(shown),
   );
-  await page.fill("#filter", "");
+  await page.fill("input.operation-filter-input", "");
+  await page.waitForFunction((n) => document.querySelectorAll("#swagger-ui .opblock").length === n, operations);
 
-  // A reservation through the page: the key field, the operation's details, its "Try it" form.
+  // The key, through "Authorize" (bearer), as a reader of the page would give it.
   const resourceId = `docs-check-${randomBytes(4).toString("hex")}`;
   const created = await fetch(`${base}/resources`, {
     method: "POST",
@@ -248,37 +263,48 @@ async function checkPage(page, { base, operations }) {
     body: JSON.stringify({ id: resourceId, type: "session", capacity: 2 }),
   });
   if (created.status !== 201) throw new Error(`POST /resources answered ${created.status}: ${await created.text()}`);
-  await page.fill("#key", server.token);
+  await page.locator("#swagger-ui .auth-wrapper button.authorize").click();
+  const dialog = page.locator("#swagger-ui .dialog-ux .modal-ux");
+  await dialog.locator("input#auth-bearer-value").fill(server.token);
+  await dialog.locator("button.modal-btn.authorize").click();
+  check('"Authorize" takes the API key', await dialog.getByRole("heading", { name: "Authorized" }).isVisible());
+  await dialog.locator("button.btn-done").click();
+
+  // A reservation through the page: the operation's details, "Try it out", "Execute".
   const reserve = operation(page, "POST /reservations");
-  await reserve.locator(":scope > summary").click();
-  const text = (await reserve.innerText()).replace(/\s+/g, " ");
-  const body = text.slice(text.indexOf("Request body, application/json"));
+  await reserve.locator(".opblock-summary-control").click();
+  const body = reserve.locator(".opblock-section-request-body");
+  await body.waitFor({ state: "visible" });
+  const text = (await body.innerText()).replace(/\s+/g, " ");
   check(
     "opening POST /reservations shows its request body and its fields",
-    (await reserve.getAttribute("open")) !== null &&
-      body.length < text.length &&
-      ["resource_id", "client_id", "quantity", "hold"].every((field) => body.includes(field)),
+    /application\/json/.test(text) && ["resource_id", "client_id", "quantity", "hold"].every((f) => text.includes(f)),
     text.slice(0, 300),
   );
+  await reserve.getByRole("button", { name: "Try it out" }).click();
   await reserve
-    .locator("form.try textarea")
+    .locator("textarea.body-param__text")
     .fill(JSON.stringify({ resource_id: resourceId, client_id: "docs-check", quantity: 1 }, null, 2));
-  await reserve.getByRole("button", { name: "Send POST /reservations" }).click();
-  const out = reserve.locator("pre.out");
-  await out.filter({ hasText: /^\d{3} / }).waitFor();
-  const answer = await out.innerText();
+  await reserve.getByRole("button", { name: "Execute" }).click();
+  const live = reserve.locator(".live-responses-table tbody .response").first();
+  await live.locator(".response-col_status").waitFor();
+  const status = (await live.locator(".response-col_status").innerText()).trim();
+  const answer = await live.locator(".response-col_description").innerText();
   check(
-    '"Try it" on POST /reservations answers 201 CONFIRMED',
-    /^201 /.test(answer) && answer.includes('"CONFIRMED"') && answer.includes(resourceId),
-    answer.slice(0, 300),
+    '"Try it out" on POST /reservations answers 201 CONFIRMED',
+    status === "201" && answer.includes('"CONFIRMED"') && answer.includes(resourceId),
+    `${status} ${answer.slice(0, 300)}`,
   );
   mkdirSync(OUT_DIR, { recursive: true });
   const shot = path.join(OUT_DIR, "docs-reserve.png");
   await reserve.screenshot({ path: shot });
-  log(`screenshot (POST /reservations, after "Try it"): ${shot}`);
+  log(`screenshot (POST /reservations, after "Try it out"): ${shot}`);
 }
 
 /** One rendered operation, e.g. "POST /reservations" (not "POST /reservations/{id}/confirm"). */
 function operation(page, route) {
-  return page.locator(`main#app details.op[data-search^="${route.toLowerCase()} "]`);
+  const [method, path] = route.split(" ");
+  return page
+    .locator(`#swagger-ui .opblock.opblock-${method.toLowerCase()}`)
+    .filter({ has: page.locator(`.opblock-summary-path[data-path="${path}"]`) });
 }
