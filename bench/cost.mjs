@@ -44,13 +44,16 @@ const { values: args } = parseArgs({
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 
-/** GET /__bench/usage: the operations counted since the last reset (and reset them). */
+/**
+ * GET /__bench/usage: the operations counted since the last reset (and reset them).
+ * @returns {Promise<Record<string, number>>}
+ */
 async function usage(server, reset) {
   const res = await fetch(`${server.base}/__bench/usage${reset ? "?reset=true" : ""}`, {
     headers: adminHeaders(server),
   });
   if (res.status !== 200) throw new Error(`GET /__bench/usage answered ${res.status}`);
-  return res.json();
+  return /** @type {Promise<Record<string, number>>} */ (res.json());
 }
 
 /** Reservation decisions of `ids` in the history (D1). */

@@ -1,3 +1,4 @@
+// @ts-check
 // Ad-hoc: no-op RPC to 1 object vs spread over N objects (workerd's per-object floor).
 import path from "node:path";
 import { adminHeaders } from "./lib/api.mjs";

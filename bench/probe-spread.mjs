@@ -1,3 +1,4 @@
+// @ts-check
 // Ad-hoc: spread over N resources, for N in argv, two runs each (cold, then warm).
 import path from "node:path";
 import { createResources, MAX_CAPACITY } from "./lib/api.mjs";

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run bench`: HTTP benchmarks of the engine with correctness checks.
 //
 // Starts the server on fresh state under bench/.out/ (git-ignored), waits for

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run serve`: a production-like local server. It builds the bundle a
 // deploy would upload (`wrangler deploy --dry-run`) and serves it with one
 // workerd process through the Miniflare API: no bundler watching src/, no
@@ -114,6 +115,7 @@ const migrator = new Miniflare({
   d1Databases: workerOptions.d1Databases,
   defaultPersistRoot: persistRoot,
 });
+/** @type {string[] | undefined} */
 let applied;
 try {
   applied = await applyMigrations(await migrator.getD1Database("DB"), migrationsDir);
@@ -204,7 +206,7 @@ try {
   await shutdown(1);
 }
 
-console.log(`serve: D1 migrations applied now: ${applied.length ? applied.join(", ") : "none pending"}`);
+console.log(`serve: D1 migrations applied now: ${applied?.length ? applied.join(", ") : "none pending"}`);
 console.log(
   `serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}${args["no-rate-limits"] ? "; RATE_LIMITS_ENABLED=false" : ""}`,
 );

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm start`: apply D1 migrations to the local database, make sure a
 // development ADMIN_TOKEN exists in .dev.vars, then serve the API with
 // `wrangler dev` on http://localhost:8787 (state persisted in .wrangler/).
@@ -36,7 +37,7 @@ const dev = spawn(wrangler, ["dev", "--port", port, ...process.argv.slice(2)], {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
     try {
-      process.kill(-dev.pid, signal);
+      process.kill(-(/** @type {number} */ (dev.pid)), signal);
     } catch {
       // already gone
     }

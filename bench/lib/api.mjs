@@ -1,3 +1,4 @@
+// @ts-check
 // The few API calls the scenarios make besides the load itself: creating
 // resources and reading their authoritative counters for the checks.
 import { mapLimit, sleep } from "./util.mjs";

@@ -1,3 +1,4 @@
+// @ts-check
 // Reservation loads and the checks every one of them ends with.
 import { adminHeaders } from "./api.mjs";
 
@@ -34,6 +35,10 @@ export function reservePicked(server, ids, pick) {
  * 201 we received, or by a request cut off unanswered at the deadline (at
  * most `unanswered` of those). `cancelled` places (200 answers to cancels)
  * and `unansweredCancels` widen the window the other way.
+ * @param {any} summary
+ * @param {any} before
+ * @param {any} after
+ * @param {{ cancelled?: number, unansweredCancels?: number, unanswered?: number }} [options]
  */
 export function bookingChecks(summary, before, after, { cancelled = 0, unansweredCancels = 0, unanswered } = {}) {
   const created = summary.status["201"] ?? 0;

@@ -1,3 +1,4 @@
+// @ts-check
 // autocannon runs and what we read from their results.
 import autocannon from "autocannon";
 import { cpuSeconds, workerdPids } from "./proc.mjs";
@@ -38,6 +39,8 @@ export async function waitForIdle(server) {
  * duration it does not: at the first sample tick after the deadline it
  * destroys its sockets, and requests still in flight are never answered to
  * it (see `unanswered`).
+ * @param {any} server
+ * @param {{ connections: number, duration?: number, amount?: number, [option: string]: any }} options autocannon's, mostly
  */
 export async function runLoad(server, { connections, duration, amount, ...request }) {
   const idleAfter = await waitForIdle(server);

@@ -1,3 +1,4 @@
+// @ts-check
 // Reading the process table from /proc (Linux only, like the rest of the bench).
 import { readFileSync } from "node:fs";
 import { processes } from "../../scripts/lib/processes.mjs";

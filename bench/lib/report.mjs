@@ -1,3 +1,4 @@
+// @ts-check
 // Turning measured rows into medians, target ratios, Markdown and RESULTS.md.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,3 +1,4 @@
+// @ts-check
 // The server under test, in one of two modes, each in its own process group
 // so that it and its workerd child are stopped together by our own PIDs:
 //   serve:        `node scripts/serve.mjs` (the deploy bundle in one workerd),
@@ -46,6 +47,7 @@ export async function startServer({ mode, stateDir, logFile }) {
   return server;
 }
 
+/** @returns {NodeJS.ProcessEnv} */
 function childEnv() {
   return {
     ...process.env,
@@ -150,7 +152,7 @@ function freePort() {
     const probe = createServer();
     probe.once("error", reject);
     probe.listen(0, HOST, () => {
-      const { port } = probe.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
       probe.close(() => resolve(port));
     });
   });

@@ -1,3 +1,4 @@
+// @ts-check
 // Small shared helpers.
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,3 +1,4 @@
+// @ts-check
 // deep: commits on a resource that already holds 100,000 reservations, next
 // to an empty one in the same run: a commit must not slow down as the
 // object's tables grow.

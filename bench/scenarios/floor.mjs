@@ -1,3 +1,4 @@
+// @ts-check
 // The floor: what the platform costs before our code does anything.
 //   health:   GET /health, a trivial JSON route that touches no binding.
 //   noop-rpc: GET /__bench/noop-rpc, one no-op RPC to one Durable Object

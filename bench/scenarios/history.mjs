@@ -1,3 +1,4 @@
+// @ts-check
 // history: during a sustained hot run, how long a commit takes to reach the
 // D1 history (the object's outbox, drained by its alarm). Every 10th 201 is
 // sampled; its decision is looked up in D1 every 50 ms through the server's

@@ -1,3 +1,4 @@
+// @ts-check
 // hot: every request books one place on the same resource, so one Durable
 // Object decides them all in sequence: the engine's worst case.
 import { createResources, MAX_CAPACITY, settledTotals } from "../lib/api.mjs";

@@ -1,3 +1,4 @@
+// @ts-check
 // in-process: `npm run bench:in-process` (vitest inside workerd: commits per
 // second inside one Durable Object, no HTTP), its `BENCH {json}` line taken
 // as is. Runs after the HTTP server has stopped, so the two do not compete.

@@ -1,3 +1,4 @@
+// @ts-check
 // Every scenario, in the order a run measures them. A scenario is
 // { name, setup?(ctx) -> state, measure(ctx, state) -> rows, once?, needsServer?, modes? }:
 // setup runs once per bench run, measure once per --runs round (once only if `once`).

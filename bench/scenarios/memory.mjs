@@ -1,3 +1,4 @@
+// @ts-check
 // memory: workerd's resident memory (VmRSS) sampled every second during a
 // 60 s hot run; the average of the last third against the first third shows
 // whether memory grows with the number of commits (a leak) or levels off.

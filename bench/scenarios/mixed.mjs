@@ -1,3 +1,4 @@
+// @ts-check
 // mixed: 90% availability reads, 8% reservations, 2% cancels (with the admin
 // key, of reservations this script made), over 100 resources: closer to a
 // real sale than any single-route run.

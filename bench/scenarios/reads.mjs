@@ -1,3 +1,4 @@
+// @ts-check
 // reads: public GET /availability?resource_id=… over 100 resources, no key:
 // served from the KV snapshot, the object asked only on a miss.
 import { createResources } from "../lib/api.mjs";

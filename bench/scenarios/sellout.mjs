@@ -1,3 +1,4 @@
+// @ts-check
 // sellout: 1,000 places, 100 connections, three times as many requests as
 // places: exactly 1,000 must be confirmed and every other answer must be
 // 409 RESOURCE_FULL.

@@ -1,3 +1,4 @@
+// @ts-check
 // spread: the same reservations spread over 1,000 resources (1,000 Durable
 // Objects), the resource drawn per request uniformly or by a Zipf law
 // (s = 1.1: a few popular resources take most of the load, as in real sales).

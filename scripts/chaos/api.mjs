@@ -1,3 +1,4 @@
+// @ts-check
 // HTTP calls to the engine: one request as the client log records it, and the
 // operator reads the verification needs (all through the public HTTP API).
 
@@ -5,13 +6,22 @@
 const REQUEST_TIMEOUT_MS = 20_000;
 
 /**
- * @typedef {object} Answer
- * @property {boolean} lost        no complete response: connection refused or reset, or timed out
- * @property {string} [error]      why it was lost
- * @property {number} [status]
- * @property {boolean} [replayed]  `Idempotent-Replayed: true`
- * @property {any} [body]          the parsed JSON body (or the text if it is not JSON)
+ * @typedef {object} Lost   no complete response: connection refused or reset, or timed out
+ * @property {true} lost
+ * @property {string} error        why it was lost
+ * @property {undefined} [status]
+ * @property {undefined} [replayed]
+ * @property {undefined} [body]
  */
+/**
+ * @typedef {object} Answered
+ * @property {false} lost
+ * @property {number} status
+ * @property {boolean} replayed    `Idempotent-Replayed: true`
+ * @property {any} body            the parsed JSON body (or the text if it is not JSON)
+ * @property {undefined} [error]
+ */
+/** @typedef {Lost | Answered} Answer */
 
 /**
  * One HTTP request. Never throws: a failure to get a whole response is `lost`.
@@ -66,6 +76,7 @@ export class Admin {
   }
 
   async post(path, body, key) {
+    /** @type {Record<string, string>} */
     const headers = key ? { "idempotency-key": key } : {};
     for (let attempt = 1; ; attempt++) {
       const res = await request(`${this.base}${path}`, { method: "POST", token: this.token, body, headers });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run test:chaos`: crash safety with real processes (issue 7).
 //
 // Starts `wrangler dev` on fresh persisted local state, drives a hot resource
@@ -87,8 +88,7 @@ console.log(
 if (args["self-test"]) process.exit(0);
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "reservation-chaos-"));
-/** @type {DevServer | null} */
-let server = null;
+let server = /** @type {DevServer | null} */ (null);
 let cleaned = false;
 function cleanup() {
   if (cleaned) return;
@@ -276,7 +276,7 @@ async function readHistory(admin) {
     admin.analytics(TYPE),
     admin.metrics(),
   ]);
-  return { exportRows, listed, audit, analytics, metrics, d1Events: null };
+  return { exportRows, listed, audit, analytics, metrics, d1Events: /** @type {any[] | null} */ (null) };
 }
 
 /** Final answers by operation and status (code for a 409). */

@@ -1,3 +1,4 @@
+// @ts-check
 // The client side: a few concurrent client loops that reserve (holds and
 // direct confirmations), confirm their holds and cancel some of their own
 // reservations, every logical request under its own Idempotency-Key. Every
@@ -48,6 +49,16 @@ export class Load {
    */
   constructor(o) {
     Object.assign(this, o);
+    // Declarations only (set by the assign above), for the type checker.
+    /** @type {import("./server.mjs").DevServer} */ this.server;
+    /** @type {string} */ this.token;
+    /** @type {number} */ this.clients;
+    /** @type {string} */ this.hot;
+    /** @type {string[]} */ this.spread;
+    /** @type {() => number} */ this.random;
+    /** @type {(a: Attempt) => void} */ this.onAttempt;
+    /** @type {Map<string, any> | undefined} every client's reservations, by id (set by the first client loop) */
+    this.reservations;
     this.stopping = false;
     this.inFlight = 0;
     this.counter = 0;

@@ -1,3 +1,4 @@
+// @ts-check
 // The verifier must be able to fail: it is fed a small consistent history
 // (which must pass) and then copies of it with one fault each, and must
 // report every fault under the right check. Runs before every chaos run, and
@@ -133,7 +134,10 @@ function consistent() {
   };
 }
 
-/** Each case: a name, the check that must report it, and the fault. */
+/**
+ * Each case: a name, the check that must report it, and the fault.
+ * @type {[string, string, (ev: any) => unknown][]}
+ */
 const CASES = [
   ["a 201 for a reservation the engine does not have", "acknowledged", (ev) => (ev.reservations.A = null)],
   ["an acknowledged confirm undone", "acknowledged", (ev) => (ev.reservations.B.status = "HELD")],

@@ -1,3 +1,4 @@
+// @ts-check
 // The server under test: `wrangler dev` with persisted local state, started
 // in its own process group so that it, its esbuild helpers and its two
 // workerd processes (the dev proxy on our port, and the Worker with its
@@ -20,6 +21,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Environment for wrangler: no prompts, no telemetry, no network lookups, our --env-file honoured. */
 function wranglerEnv() {
+  /** @type {NodeJS.ProcessEnv} */
   const env = {
     ...process.env,
     CI: "true",
@@ -85,7 +87,7 @@ export function freePort() {
     const probe = createServer();
     probe.once("error", reject);
     probe.listen(0, HOST, () => {
-      const { port } = probe.address();
+      const { port } = /** @type {import("node:net").AddressInfo} */ (probe.address());
       probe.close(() => resolve(port));
     });
   });
@@ -116,6 +118,13 @@ export class DevServer {
    */
   constructor(o) {
     Object.assign(this, o);
+    // Declarations only (set by the assign above), for the type checker.
+    /** @type {string} */ this.script;
+    /** @type {string} */ this.stateDir;
+    /** @type {string} */ this.envFile;
+    /** @type {string} */ this.logDir;
+    /** @type {number} */ this.port;
+    /** @type {number} */ this.inspectorPort;
     this.base = `http://${HOST}:${o.port}`;
     this.incarnation = 0;
     /** @type {import("node:child_process").ChildProcess | null} */

@@ -1,3 +1,4 @@
+// @ts-check
 // The verifier: pure functions over what the client saw (its log of attempts)
 // and what the engine answers afterwards (timelines, reservations, resources,
 // and the D1 history views). No I/O here, so self-test.mjs can feed it
@@ -40,6 +41,7 @@ const TAKES_PLACES = { HELD: "held", CONFIRMED: "confirmed", CHECKED_IN: "confir
 export function verify(ev) {
   const violations = [];
   const fail = (check, message) => violations.push({ check, message });
+  /** @type {Record<string, number>} */
   const stats = {};
   const ops = logicalOps(ev.attempts);
   const replay = replayTimelines(ev, fail, stats);

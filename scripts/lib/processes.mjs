@@ -1,3 +1,4 @@
+// @ts-check
 // The process table from /proc (Linux only) and waiting for a server's /health:
 // shared by the benchmarks (bench/), the crash runs (scripts/chaos/) and the browser check.
 import { readdirSync, readFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * What the Resource object's commands take and give, and the pure steps of
- * turning a decision into a timeline entry. The object (resource-object.ts)
- * sequences and stores; nothing here touches storage.
+ * turning a decision into a timeline entry. The object (resource-object.ts,
+ * ledger.ts) sequences and stores; nothing here touches storage.
  */
 import type { Decision, Json, ResourceSpec } from "../domain/resource";
 import { errorReply, type Reply } from "../wire/render";

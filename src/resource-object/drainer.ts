@@ -1,7 +1,7 @@
 /**
  * When the outbox drains. A commit asks for a drain DRAIN_DELAY_MS later on
  * a timer, so a burst shares one D1 batch; the object's alarm is only the
- * durable backstop (resource-object.ts). Timers cost no storage write, an
+ * durable backstop (background.ts). Timers cost no storage write, an
  * alarm does: with many lightly used resources, one alarm per commit cost
  * more than the commit.
  *

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// @ts-check
+/// <reference lib="dom" /> (the functions Chromium runs in the page)
 // `npm run test:browser` (also the last step of `npm test`): GET /docs in a
 // real headless Chromium (Debian's `chromium`, driven by playwright-core),
 // with nothing reachable but the Worker itself.
@@ -64,7 +66,8 @@ function check(name, ok, detail = "") {
   console.log(`  ${ok ? "ok  " : "FAIL"} ${name}${!ok && detail ? `: ${detail}` : ""}`);
 }
 
-let server = null;
+/** The server once spawned (run() sets it, cleanup() stops it). */
+let server = /** @type {any} */ (null);
 let context = null;
 let userDataDir = null;
 let cleaning = null;
@@ -118,7 +121,7 @@ async function run() {
   const origin = new URL(base).origin;
   log(`Worker ready at ${base} (PID ${server.pid}) after ${elapsed()}`);
 
-  const spec = await (await fetch(`${base}/openapi.json`)).json();
+  const spec = /** @type {any} */ (await (await fetch(`${base}/openapi.json`)).json());
   const operations = Object.values(spec.paths).flatMap((item) => Object.keys(item)).length;
 
   userDataDir = mkdtempSync(path.join(os.tmpdir(), "docs-check-chromium-"));
@@ -159,9 +162,9 @@ async function run() {
   });
   // CSP violations also reach the console as errors; this records them by directive as well.
   await context.addInitScript(() => {
-    window.__cspViolations = [];
+    /** @type {any} */ (window).__cspViolations = [];
     document.addEventListener("securitypolicyviolation", (e) =>
-      window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`),
+      /** @type {any} */ (window).__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`),
     );
   });
 
@@ -182,7 +185,7 @@ async function run() {
     );
   }
 
-  const csp = await page.evaluate(() => window.__cspViolations);
+  const csp = await page.evaluate(() => /** @type {any} */ (window).__cspViolations);
   check("no request left the Worker's origin (nothing from a CDN)", outside.size === 0, [...outside].join(", "));
   check(
     `every request went to ${origin} and completed (${local.length} requests)`,

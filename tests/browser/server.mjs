@@ -1,3 +1,4 @@
+// @ts-check
 // The Worker for the browser check: `scripts/serve.mjs` (the deploy bundle in
 // one workerd, through the Miniflare API) on 127.0.0.1, a port the system
 // picks, fresh state in a temporary directory. It runs in its own process
@@ -26,10 +27,21 @@ function groupAlive(pgid) {
 }
 
 /**
+ * @typedef {object} DocsServer
+ * @property {number} pid
+ * @property {string} base
+ * @property {string} token
+ * @property {() => string} logText
+ * @property {() => Promise<void>} stop
+ */
+
+/**
  * Starts the server and resolves once it is ready with { base, token, pid,
  * logText(), stop() }; stop() is safe to call twice. `onSpawn` gets the same
  * object at once: the caller stops it, also when the start fails or is
  * interrupted (and can show its output first).
+ * @param {{ onSpawn?: (server: DocsServer) => void }} [options]
+ * @returns {Promise<DocsServer>}
  */
 export async function startServer({ onSpawn = () => {} } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "docs-check-server-"));
@@ -53,8 +65,9 @@ export async function startServer({ onSpawn = () => {} } = {}) {
   });
 
   let stopping = null;
+  /** @type {DocsServer} */
   const server = {
-    pid: child.pid,
+    pid: /** @type {number} */ (child.pid),
     base: "",
     token: "",
     /** The server's output, without the line that shows the admin key. */
@@ -73,7 +86,7 @@ export async function startServer({ onSpawn = () => {} } = {}) {
         while (groupAlive(child.pid) && Date.now() < deadline) await sleep(100);
         if (groupAlive(child.pid)) {
           console.error(`docs-check: server group ${child.pid} still running after SIGTERM: SIGKILL`);
-          signal(-child.pid, "SIGKILL");
+          signal(-(/** @type {number} */ (child.pid)), "SIGKILL");
           while (groupAlive(child.pid)) await sleep(100);
         }
         closeSync(log);

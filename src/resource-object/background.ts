@@ -1,0 +1,268 @@
+/**
+ * A Resource object's work after its commits: the outbox cursors, when the
+ * outbox drains (drainer.ts: a timer after commits, the alarm as backstop,
+ * settling when quiet), one round's wiring (alarm.ts), the alarm's time, and
+ * availability in KV while somebody reads it. Nothing here runs on the commit
+ * path except `joinCommit`, which adds the backstop alarm and unsaved cursors
+ * to a commit that is being made anyway.
+ */
+import { config } from "../config";
+import { countUsage } from "../lib/usage";
+import { availabilityKey, NEGATIVE_TTL_SECONDS } from "../storage/availability-cache";
+import type { HistoryMessage } from "../storage/history-writer";
+import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
+import { Drainer, TIMER_LIMIT_MS } from "./drainer";
+import type { CommitFollower } from "./ledger";
+import { historyMessages } from "./outbox";
+import type { OutboxState, ResourceStore, Sequenced } from "./store";
+
+/** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
+export const DRAIN_DELAY_MS = 100;
+/**
+ * The durable backstop: while work is pending, an alarm is set at most this
+ * far ahead, so an object evicted before its timer fired still drains. Set
+ * once per window, not per commit: an alarm costs storage writes of its own.
+ */
+export const BACKSTOP_MS = 60_000;
+
+/** Decisions per `historyAfter` answer (the reconciler asks again for more). */
+const HISTORY_PAGE = 1000;
+
+/** What the background work needs of its Durable Object. */
+export interface BackgroundHost {
+  storage: DurableObjectStorage;
+  store: ResourceStore;
+  /** The committed state (ledger.ts); it moves on while a round awaits. */
+  current: () => Sequenced | null;
+  /** When time-driven work is next due: a hold's expiry or an offer's lapse (ledger.ts). */
+  nextExpiry: () => number | null;
+  waitingListLength: () => number;
+  /** The object's env, bindings and clock as they are now: tests swap them on the object. */
+  io: () => { env: Env; bindings: OutboxBindings; clock: () => number };
+}
+
+export class Background implements CommitFollower {
+  /** When the outbox drains; the object exposes it to tests (`quietMs`, `drainAt`). */
+  readonly drainer: Drainer;
+  /** When the pending alarm fires (epoch ms), or null. */
+  private alarmAt: number | null = null;
+  /** The outbox cursors, loaded once; see `saveOutbox`. */
+  private outbox: OutboxState | null = null;
+  /** True when `outbox` moved on since it was last written. */
+  private outboxUnsaved = false;
+  /** True while the alarm runs: its rounds save their cursors at once, it being the backstop. */
+  private inAlarm = false;
+  /** The KV write remembering this id as unknown, while it is on its way (the object's `create` waits for it). */
+  missingWrite: Promise<void> | null = null;
+
+  constructor(private readonly host: BackgroundHost) {
+    this.drainer = new Drainer(
+      () => this.drainRound(),
+      () => this.settle(),
+      (err) => logWarn("drain failed, the backstop alarm retries", host.current()?.state.id, err),
+    );
+  }
+
+  /** The object loaded its state: reads its alarm and takes up what a previous life left. */
+  async wake(): Promise<void> {
+    this.alarmAt = await this.host.storage.getAlarm();
+    // Work left by a previous life of this object (crash, eviction): drain it now.
+    if (this.host.current() && !this.caughtUp()) this.drainer.drainAt(Date.now());
+    // Evicted before it settled: settle now rather than be woken by the backstop with nothing to do.
+    else if (this.host.current() && this.alarmAt !== this.host.nextExpiry()) this.drainer.settleWhenQuiet();
+  }
+
+  // ---- each commit (ledger.ts) ----------------------------------------------
+
+  begin(): () => void {
+    const [alarmAt, outboxUnsaved] = [this.alarmAt, this.outboxUnsaved];
+    return () => {
+      [this.alarmAt, this.outboxUnsaved] = [alarmAt, outboxUnsaved];
+    };
+  }
+
+  /** The backstop alarm and the drain's cursors join this commit rather than making their own. */
+  joinCommit(): void {
+    this.scheduleAlarm(Date.now() + BACKSTOP_MS);
+    if (this.outboxUnsaved) this.saveOutbox(true);
+  }
+
+  committed(): void {
+    this.drainer.drainAt(Date.now() + DRAIN_DELAY_MS);
+  }
+
+  // ---- the alarm -------------------------------------------------------------
+
+  /** The alarm fired: none is pending any more. */
+  alarmFired(): void {
+    this.alarmAt = null;
+  }
+
+  /** The alarm's drain: whatever a timer did not (after an eviction or a failure). */
+  async drainInAlarm(): Promise<void> {
+    this.inAlarm = true;
+    try {
+      await this.drainer.drain();
+    } finally {
+      this.inAlarm = false;
+    }
+  }
+
+  // ---- the outbox's progress -------------------------------------------------
+
+  /** True when every decision went to the history and webhook queues, and KV (if read) has the latest snapshot. */
+  caughtUp(): boolean {
+    const current = this.host.current();
+    if (!current) return true;
+    const o = this.cursors();
+    const last = current.lastSeq;
+    const kvDone = o.kvVersion === current.state.version || o.kvReadUntil <= Date.now();
+    return o.drainedSeq === last && o.webhookSeq === last && kvDone;
+  }
+
+  /** How many timeline entries have not left for the history queue yet. */
+  backlog(): number {
+    const current = this.host.current();
+    return current ? current.lastSeq - this.cursors().drainedSeq : 0;
+  }
+
+  /** The last decision sent to the history queue. */
+  sentSeq(): number {
+    return this.host.current() ? this.cursors().drainedSeq : 0;
+  }
+
+  /**
+   * For the reconciler: this resource's decisions after `afterSeq` (up to
+   * `upToSeq`) that already left the object (an unsent one is still the
+   * outbox's to send) and were decided at least `minAgeMs` ago, as history
+   * messages. At most HISTORY_PAGE decisions per call.
+   */
+  historyAfter(query: { afterSeq: number; upToSeq: number | null; minAgeMs: number }): HistoryMessage[] {
+    const current = this.host.current();
+    if (!current) return [];
+    const sent = Math.min(this.cursors().drainedSeq, query.upToSeq ?? Infinity);
+    const cutoff = this.host.io().clock() - query.minAgeMs;
+    const entries = this.host.store
+      .timeline(query.afterSeq, Math.min(HISTORY_PAGE, Math.max(0, sent - query.afterSeq)))
+      .filter((e) => e.seq <= sent && e.serverTimestamp <= cutoff);
+    if (entries.length === 0) return [];
+    const { state, lastSeq } = current;
+    return historyMessages(this.host.store, state, lastSeq, this.host.waitingListLength(), entries);
+  }
+
+  // ---- availability in KV ----------------------------------------------------
+
+  /**
+   * A read missed KV and got the object's snapshot: the resource counts as
+   * read for `ttlSeconds`, during which its commits refresh KV, and KV gets
+   * this version again now (through the drain, at most once a second).
+   */
+  readMissedKv(ttlSeconds: number): void {
+    this.markRead(ttlSeconds);
+    // KV missed: whatever it held expired or never came; write this version again.
+    this.cursors().kvVersion = 0;
+    this.drainer.drainAt(Date.now());
+  }
+
+  /** A read missed KV for an id with no resource: KV remembers it as missing. */
+  rememberMissing(resourceId: string): void {
+    const missing = JSON.stringify({ missing: true });
+    const kv = this.host.io().bindings.kv;
+    const put = kv.put(availabilityKey(resourceId), missing, { expirationTtl: NEGATIVE_TTL_SECONDS });
+    countUsage("kvWrites");
+    this.missingWrite = put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
+  }
+
+  // ---- drain rounds ----------------------------------------------------------
+
+  /** One round of outbox work: the history and webhook queues, and KV (see alarm.ts). */
+  private drainRound(): Promise<void> {
+    const { env, bindings, clock } = this.host.io();
+    return runOutboxRound({
+      store: this.host.store,
+      settings: config(env),
+      bindings,
+      clock,
+      current: this.host.current,
+      outbox: this.cursors(),
+      transaction: (fn) => this.host.storage.transactionSync(fn),
+      saveOutbox: (now) => this.saveOutbox(now),
+      waitingListLength: this.host.waitingListLength,
+      wakeAt: (at) => this.wakeAt(at),
+    });
+  }
+
+  /** Somebody reads this resource's availability: its commits refresh KV for `seconds`. */
+  private markRead(seconds: number): void {
+    this.cursors().kvReadUntil = Date.now() + seconds * 1000;
+    this.outboxUnsaved = true;
+  }
+
+  private cursors(): OutboxState {
+    this.outbox ??= this.host.store.outboxState();
+    return this.outbox;
+  }
+
+  /**
+   * Records the outbox cursors. `now` (or a round run by the alarm) writes
+   * them in the running transaction; otherwise they ride along with the next
+   * commit or the backstop alarm's round: a timer's drain makes no commit of its own. After a crash the unsaved
+   * rounds are sent again, which the idempotent upserts make harmless.
+   */
+  private saveOutbox(now: boolean): void {
+    if (!now && !this.inAlarm) {
+      this.outboxUnsaved = true;
+      return;
+    }
+    this.host.store.saveOutboxState(this.cursors());
+    this.outboxUnsaved = false;
+  }
+
+  /**
+   * After a drain round: comes back at `at` (a timer when soon, else the
+   * alarm), keeps the backstop alarm while work is pending, and wakes for the
+   * next hold expiry. Called inside a transaction, so alarm writes join its commit.
+   */
+  private wakeAt(at: number | null): void {
+    if (at !== null) {
+      this.drainer.drainAt(at);
+      this.scheduleAlarm(at - Date.now() > TIMER_LIMIT_MS ? at : Date.now() + BACKSTOP_MS);
+    } else if (!this.inAlarm) this.drainer.settleWhenQuiet();
+    else if (this.outboxUnsaved) this.saveOutbox(true); // the alarm's last round: nothing may stay unsaved
+    const nextExpiry = this.host.nextExpiry();
+    if (nextExpiry !== null) this.scheduleAlarm(nextExpiry);
+  }
+
+  /**
+   * Quiet with nothing left to drain (drainer.ts): records the cursors and
+   * moves the alarm to the next hold expiry, or drops it, in one write.
+   */
+  private settle(): void {
+    const current = this.host.current();
+    if (!current || !this.caughtUp()) return;
+    const wanted = this.host.nextExpiry();
+    if (this.alarmAt === wanted && !this.outboxUnsaved) return;
+    const storage = this.host.storage;
+    try {
+      storage.transactionSync(() => {
+        if (this.outboxUnsaved) this.host.store.saveOutboxState(this.cursors());
+        if (wanted === null) void storage.deleteAlarm();
+        else void storage.setAlarm(wanted);
+        countUsage("alarms");
+      });
+    } catch (err) {
+      logWarn("settling failed; the backstop alarm stays", current.state.id, err);
+      return;
+    }
+    this.outboxUnsaved = false;
+    this.alarmAt = wanted;
+  }
+
+  /** Sets the alarm to fire at `at` unless one is already due sooner. */
+  private scheduleAlarm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.host.storage.setAlarm(at);
+    countUsage("alarms");
+  }
+}

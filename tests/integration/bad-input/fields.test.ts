@@ -1,0 +1,5 @@
+import { fieldRows } from "./fields.rows";
+import { describeBadInput } from "./support";
+
+/** Bad values: quantities, and the fields of a resource. */
+describeBadInput(fieldRows);
