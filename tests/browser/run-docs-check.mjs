@@ -218,7 +218,7 @@ async function checkPage(page, { base, operations }) {
       /javascript/.test(asset.headers.get("content-type") ?? "") &&
       asset.headers.get("x-content-type-options") === "nosniff" &&
       asset.headers.get("content-security-policy") === "default-src 'none'; frame-ancestors 'none'",
-    `${asset.status} ${JSON.stringify(Object.fromEntries(asset.headers))}`,
+    `${asset.status} ${JSON.stringify(Object.fromEntries(/** @type {any} */ (asset.headers)))}`,
   );
 
   // Swagger UI renders the document it fetched from /openapi.json.
