@@ -101,7 +101,8 @@ async function startServe(stateDir, log) {
   const serve = path.join(ROOT, "scripts", "serve.mjs");
   const child = spawnLogged(
     process.execPath,
-    [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes", "--no-rate-limits"],
+    // No static assets: Miniflare's asset router in front of every request is a local cost only (serve.mjs).
+    [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes", "--no-rate-limits", "--no-assets"],
     log,
     {
       stdio: ["ignore", log, log, "ipc"],
