@@ -6,30 +6,64 @@
  * strict Content-Security-Policy lets only this response's own script and
  * style (by nonce) run.
  */
-import { Hono } from "hono";
-import { buildOpenApi } from "../http/openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { z } from "zod";
+import { type ApiDocument, apiDocument } from "../http/api-document";
+import { type RouteSpec, route, routesApp } from "../http/route-spec";
 import type { AppEnv } from "../http/types";
 import { DOCS_SCRIPT } from "./docs-script";
 
-type OpenApi = ReturnType<typeof buildOpenApi>;
+type OpenApi = ApiDocument;
 
-/** Built once per isolate: the document depends only on the code. */
-let built: { value: OpenApi; json: string } | undefined;
-function openApi() {
-  if (!built) {
-    const value = buildOpenApi();
-    built = { value, json: JSON.stringify(value) };
-  }
-  return built;
+const at = (r: Omit<RouteSpec, "tag" | "access">) => route("", { ...r, tag: "Reference", access: "public" });
+
+const document = at({
+  method: "get",
+  path: "/openapi.json",
+  summary: "This document",
+  ok: {
+    200: {
+      description: "OpenAPI 3.1, generated from the route declarations.",
+      body: { "application/json": z.object({}).meta({ description: "An OpenAPI 3.1 document." }) },
+      headers: ["Cache-Control"],
+    },
+  },
+});
+
+const page = at({
+  method: "get",
+  path: "/docs",
+  summary: "Interactive reference",
+  ok: {
+    200: {
+      description: "An HTML page served whole by the Worker; it loads nothing from elsewhere.",
+      body: { "text/html": z.string() },
+      headers: ["Cache-Control"],
+    },
+  },
+});
+
+/** The reference routes of `app`, whose document covers every route mounted on it. */
+export function reference(app: OpenAPIHono<AppEnv>): OpenAPIHono<AppEnv> {
+  // Built on first use (every route is mounted by then), once per app: it depends only on the code.
+  let built: { value: OpenApi; json: string } | undefined;
+  const openApi = () => {
+    if (!built) {
+      const value = apiDocument(app);
+      built = { value, json: JSON.stringify(value) };
+    }
+    return built;
+  };
+  const routes = routesApp();
+  routes.openapi(document, (c) =>
+    c.body(openApi().json, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache" }),
+  );
+  routes.openapi(page, (c) => docsResponse(c, openApi().value));
+  return routes;
 }
 
-export const reference = new Hono<AppEnv>();
-
-reference.get("/openapi.json", (c) =>
-  c.body(openApi().json, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache" }),
-);
-
-reference.get("/docs", (c) => {
+function docsResponse(c: Context<AppEnv>, doc: OpenApi): Response {
   const nonce = base64(crypto.getRandomValues(new Uint8Array(16)));
   const csp = [
     "default-src 'self'",
@@ -41,11 +75,11 @@ reference.get("/docs", (c) => {
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join("; ");
-  return c.html(docsPage(openApi().value, nonce), 200, {
+  return c.html(docsPage(doc, nonce), 200, {
     "Content-Security-Policy": csp,
     "Cache-Control": "no-store",
   });
-});
+}
 
 function base64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
@@ -59,9 +93,9 @@ const escapeHtml = (s: string) =>
  * without script), then the script renders each operation in full.
  */
 export function docsPage(doc: OpenApi, nonce: string): string {
-  const toc = doc.tags
+  const toc = (doc.tags ?? [])
     .map(({ name }) => {
-      const items = Object.entries(doc.paths).flatMap(([path, item]) =>
+      const items = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
         Object.entries(item as Record<string, { operationId: string; summary: string; tags: string[] }>)
           .filter(([, op]) => op.tags.includes(name))
           .map(
@@ -85,7 +119,7 @@ export function docsPage(doc: OpenApi, nonce: string): string {
 <body>
 <header>
 <h1>${escapeHtml(title)} <small>v${escapeHtml(version)}, OpenAPI ${escapeHtml(doc.openapi)}</small></h1>
-<p>${escapeHtml(description)} The raw document: <a href="/openapi.json">/openapi.json</a>.</p>
+<p>${escapeHtml(description ?? "")} The raw document: <a href="/openapi.json">/openapi.json</a>.</p>
 <div class="bar">
 <label>API key <input id="key" type="password" autocomplete="off" placeholder="sent as Authorization: Bearer"></label>
 <label>Filter <input id="filter" type="search" placeholder="e.g. reservations"></label>

@@ -1,20 +1,35 @@
-import { Hono } from "hono";
+import type { ErrorCode } from "../domain/errors";
 import { resourceIdOfReservation } from "../domain/ids";
 import { requireRole } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
+import { RESPONSE_BODIES as B } from "../http/responses";
+import { pathParam, route, routesApp, valid } from "../http/route-spec";
 import { CreateReservationBody } from "../http/schemas";
-import type { AppEnv } from "../http/types";
-import { readJson, readNoBody } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { reservationJson } from "../wire/render";
 
-export const reservations = new Hono<AppEnv>();
+export const reservations = routesApp();
 reservations.use(requireRole("admin", "client"));
 
-reservations.post("/", async (c) => {
-  const body = await readJson(c, CreateReservationBody);
+/** Answered by the reservation's object: unknown ids, an overloaded object, a decision that went against the caller. */
+const OBJECT: ErrorCode[] = ["NOT_FOUND", "UNAVAILABLE"];
+const at = (r: Omit<Parameters<typeof route>[1], "tag" | "access">) =>
+  route("/reservations", { ...r, tag: "Reservations", access: "client" });
+const one = (description: string) => ({ description, body: B.Reservation });
+
+const create = at({
+  method: "post",
+  path: "/",
+  summary: "Reserve: confirm now, or hold until expires_at",
+  body: CreateReservationBody,
+  idempotent: true,
+  ok: { 201: { ...one("Reserved."), headers: ["Location"] } },
+  errors: [...OBJECT, "RESOURCE_FULL", "RESOURCE_CLOSED", "INVALID_STATE"],
+});
+reservations.openapi(create, async (c) => {
+  const body = valid(c, "json", CreateReservationBody);
   const idempotency = await idempotencyOf(c, "POST /reservations", body);
   const reply = await resourceStub(c.env, body.resource_id).reserve({
     clientId: body.client_id,
@@ -27,33 +42,63 @@ reservations.post("/", async (c) => {
   return sendReply(c, reply);
 });
 
-reservations.get("/:id", async (c) => {
-  const id = c.req.param("id");
+const get = at({
+  method: "get",
+  path: "/{id}",
+  summary: "Get a reservation",
+  ok: { 200: one("The reservation.") },
+  errors: OBJECT,
+});
+reservations.openapi(get, async (c) => {
+  const id = pathParam(c, "id");
   const reservation = await owner(c.env, id).getReservation(id);
   if (!reservation) throw reservationNotFound();
   return c.json(reservationJson(reservation));
 });
 
 /** HELD → CONFIRMED; confirming a confirmed one returns it unchanged. Idempotent with a key. */
-reservations.post("/:id/confirm", async (c) => {
-  await readNoBody(c);
-  const reservationId = c.req.param("id");
+const confirm = at({
+  method: "post",
+  path: "/{id}/confirm",
+  summary: "Confirm a hold",
+  body: "none",
+  idempotent: true,
+  ok: { 200: one("Confirmed (or already confirmed).") },
+  errors: [...OBJECT, "INVALID_STATE"],
+});
+reservations.openapi(confirm, async (c) => {
+  const reservationId = pathParam(c, "id");
   const idempotency = await idempotencyOf(c, "POST /reservations/confirm", { reservationId });
   return sendReply(c, await owner(c.env, reservationId).confirm({ reservationId, ...callerOf(c), idempotency }));
 });
 
 /** HELD|CONFIRMED → CANCELLED, releasing the capacity; cancelling twice returns it unchanged. */
-reservations.post("/:id/cancel", async (c) => {
-  await readNoBody(c);
-  const reservationId = c.req.param("id");
+const cancel = at({
+  method: "post",
+  path: "/{id}/cancel",
+  summary: "Cancel, releasing the capacity",
+  body: "none",
+  idempotent: true,
+  ok: { 200: one("Cancelled (or already cancelled).") },
+  errors: [...OBJECT, "INVALID_STATE"],
+});
+reservations.openapi(cancel, async (c) => {
+  const reservationId = pathParam(c, "id");
   const idempotency = await idempotencyOf(c, "POST /reservations/cancel", { reservationId });
   return sendReply(c, await owner(c.env, reservationId).cancel({ reservationId, ...callerOf(c), idempotency }));
 });
 
 /** CONFIRMED → CHECKED_IN exactly once: a second check-in is a 409. */
-reservations.post("/:id/check-in", async (c) => {
-  await readNoBody(c);
-  const reservationId = c.req.param("id");
+const checkIn = at({
+  method: "post",
+  path: "/{id}/check-in",
+  summary: "Check in at the door, exactly once",
+  body: "none",
+  ok: { 200: one("Checked in.") },
+  errors: [...OBJECT, "INVALID_STATE"],
+});
+reservations.openapi(checkIn, async (c) => {
+  const reservationId = pathParam(c, "id");
   return sendReply(c, await owner(c.env, reservationId).checkIn({ reservationId, ...callerOf(c) }));
 });
 

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { IMPORT_HEADER } from "../../src/wire/csv-import";
 import { ADMIN_TOKEN, call, createResource, reserve } from "../helpers";
+import { expectDocumented, openApiDoc } from "../support/documented";
 
 const json = (res: Response) => res.json<Record<string, any>>();
 
@@ -11,44 +13,95 @@ async function issueKey(role: "admin" | "client"): Promise<{ id: string; key: st
 }
 
 describe("API keys and roles", () => {
-  it("answers every route with the documented status for each kind of key", async () => {
+  it("answers every documented route with its documented status for each kind of key", async () => {
     const client = await issueKey("client");
     const revoked = await issueKey("client");
     expect((await call("DELETE", `/admin/api-keys/${revoked.id}`)).status).toBe(200);
-    const resource = await createResource({ capacity: 1000, waiting_list_enabled: true });
-    const id = resource.id as string;
-    const r = await json(await reserve(id));
+    const id = (await createResource({ capacity: 1000, waiting_list_enabled: true })).id as string;
+    const reservationId = async (hold = false) => (await json(await reserve(id, { hold }))).id as string;
+    const confirmed = async () => reservationId();
+    let n = 0;
+    const entryId = async () =>
+      (await json(await call("POST", "/waiting-list/join", { body: { resource_id: id, client_id: `w${++n}` } })))
+        .id as string;
+    const keyId = async () => (await issueKey("client")).id;
+    const csv = { raw: `${IMPORT_HEADER.join(",")}\n`, headers: { "Content-Type": "text/csv" } };
+
+    // A request each documented route answers with success when the key may call it; fresh objects where a
+    // success can happen only once (a check-in, a revocation).
+    type Request = { path: string; body?: unknown; raw?: string; headers?: Record<string, string> };
+    const requests: Record<string, () => Promise<Request>> = {
+      "POST /reservations": async () => ({ path: "/reservations", body: { resource_id: id, client_id: "m" } }),
+      "GET /reservations/{id}": async () => ({ path: `/reservations/${await reservationId()}` }),
+      "POST /reservations/{id}/confirm": async () => ({ path: `/reservations/${await reservationId(true)}/confirm` }),
+      "POST /reservations/{id}/cancel": async () => ({ path: `/reservations/${await reservationId()}/cancel` }),
+      "POST /reservations/{id}/check-in": async () => ({ path: `/reservations/${await confirmed()}/check-in` }),
+      "POST /waiting-list/join": async () => ({
+        path: "/waiting-list/join",
+        body: { resource_id: id, client_id: "m" },
+      }),
+      "GET /waiting-list/{id}": async () => ({ path: `/waiting-list/${await entryId()}` }),
+      "DELETE /waiting-list/{id}": async () => ({ path: `/waiting-list/${await entryId()}` }),
+      "DELETE /waiting-list/leave": async () => ({ path: "/waiting-list/leave", body: { entry_id: await entryId() } }),
+      "GET /availability": async () => ({ path: `/availability?resource_id=${id}` }),
+      "POST /resources": async () => ({ path: "/resources", body: { type: "t", capacity: 1 } }),
+      "GET /resources": async () => ({ path: "/resources" }),
+      "GET /resources/{id}": async () => ({ path: `/resources/${id}` }),
+      "PATCH /resources/{id}": async () => ({ path: `/resources/${id}`, body: { metadata: { a: 1 } } }),
+      "POST /resources/{id}/close": async () => ({ path: `/resources/${id}/close` }),
+      "POST /resources/{id}/reopen": async () => ({ path: `/resources/${id}/reopen` }),
+      "GET /admin/resources/{id}/timeline": async () => ({ path: `/admin/resources/${id}/timeline` }),
+      "GET /admin/audit": async () => ({ path: "/admin/audit" }),
+      "GET /admin/dead-letters": async () => ({ path: "/admin/dead-letters" }),
+      "GET /admin/reservations/export": async () => ({ path: "/admin/reservations/export" }),
+      "POST /admin/resources/import": async () => ({ path: "/admin/resources/import?dry_run=true", ...csv }),
+      "POST /admin/api-keys": async () => ({ path: "/admin/api-keys", body: { name: "m", role: "client" } }),
+      "GET /admin/api-keys": async () => ({ path: "/admin/api-keys" }),
+      "DELETE /admin/api-keys/{id}": async () => ({ path: `/admin/api-keys/${await keyId()}` }),
+      "GET /admin/maintenance": async () => ({ path: "/admin/maintenance" }),
+      "PUT /admin/maintenance": async () => ({ path: "/admin/maintenance", body: { enabled: false } }),
+      "GET /admin/reconciliation": async () => ({ path: "/admin/reconciliation" }),
+      "POST /admin/reconciliation": async () => ({ path: "/admin/reconciliation", body: { resource_ids: [id] } }),
+      "GET /admin/analytics": async () => ({ path: "/admin/analytics" }),
+      "GET /health": async () => ({ path: "/health" }),
+      "GET /ready": async () => ({ path: "/ready" }),
+      "GET /metrics": async () => ({ path: "/metrics" }),
+      "GET /openapi.json": async () => ({ path: "/openapi.json" }),
+      "GET /docs": async () => ({ path: "/docs" }),
+    };
+    const doc = openApiDoc();
+    const operations = Object.entries(doc.paths as Record<string, Record<string, Record<string, any>>>).flatMap(
+      ([path, item]) => Object.entries(item).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, op })),
+    );
+    // Every route the document lists has a request here, and nothing else.
+    expect(Object.keys(requests).sort()).toEqual(operations.map((o) => o.route).sort());
 
     const keys = {
       none: null,
-      bad: "rk_AAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+      forged: "rk_AAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
       revoked: revoked.key,
       client: client.key,
       admin: ADMIN_TOKEN,
     };
-    // [method, path, body, status for a client key, status for the admin key]
-    const routes: [string, string, unknown, number, number][] = [
-      ["POST", "/reservations", { resource_id: id, client_id: "m" }, 201, 201],
-      ["GET", `/reservations/${r.id}`, undefined, 200, 200],
-      ["POST", "/waiting-list/join", { resource_id: id, client_id: "m" }, 201, 200],
-      ["GET", `/resources/${id}`, undefined, 403, 200],
-      ["GET", "/resources", undefined, 403, 200],
-      ["POST", "/resources", { type: "t", capacity: 1 }, 403, 201],
-      ["PATCH", `/resources/${id}`, { metadata: { a: 1 } }, 403, 200],
-      ["POST", `/resources/${id}/close`, undefined, 403, 200],
-      ["POST", `/resources/${id}/reopen`, undefined, 403, 200],
-      ["GET", `/admin/resources/${id}/timeline`, undefined, 403, 200],
-      ["GET", "/admin/audit", undefined, 403, 200],
-      ["GET", "/admin/reservations/export", undefined, 403, 200],
-      ["GET", "/admin/api-keys", undefined, 403, 200],
-      ["GET", "/admin/dead-letters", undefined, 403, 200],
-      ["GET", "/admin/maintenance", undefined, 403, 200],
-    ];
-    for (const [method, path, body, forClient, forAdmin] of routes) {
+    for (const { route, op } of operations) {
+      const roles = op["x-roles"] as string[];
+      const successes = Object.keys(op.responses).filter((s) => s.startsWith("2"));
       for (const [kind, key] of Object.entries(keys)) {
-        const res = await call(method, path, { body, auth: key });
-        const expected = kind === "client" ? forClient : kind === "admin" ? forAdmin : 401;
-        expect({ method, path, kind, status: res.status }).toEqual({ method, path, kind, status: expected });
+        const { path, ...rest } = await (requests[route] as () => Promise<Request>)();
+        const method = route.split(" ")[0] as string;
+        const res = await call(method, path, { ...rest, auth: key });
+        const allowed =
+          roles.length === 0 ||
+          (kind === "admin" && roles.includes("admin")) ||
+          (kind === "client" && roles.includes("client"));
+        const denied = roles.length > 0 && (kind === "client" ? "403" : "401");
+        const expected = allowed ? successes : [denied];
+        expect({ route, kind, ok: expected.includes(String(res.status)) }, `${route} ${kind}: ${res.status}`).toEqual({
+          route,
+          kind,
+          ok: true,
+        });
+        await expectDocumented(method, path, res);
         await res.arrayBuffer();
       }
     }
