@@ -5,8 +5,8 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { ACCEPTED_ID } from "./request-id";
-import { ErrorBody } from "./responses";
-import { TAGS } from "./route-spec";
+import { ErrorBody, NARROWED_ERROR_BODIES } from "./responses";
+import { ERROR_RESPONSES, TAGS } from "./route-spec";
 import type { AppEnv } from "./types";
 import { EmptyBody } from "./validate";
 
@@ -33,9 +33,14 @@ const RESPONSE_HEADERS = {
   "Content-Disposition": header('`attachment; filename="reservations.<format>"`.'),
 };
 
-/** Adds the shared components to the root app's registry, once. */
+/**
+ * Adds the shared components to the root app's registry. The error responses
+ * are those the route files declared when they were loaded (before any app).
+ */
 export function registerShared(app: OpenAPIHono<AppEnv>): void {
   const registry = app.openAPIRegistry;
+  for (const [name, response] of ERROR_RESPONSES) registry.registerComponent("responses", name, response);
+  for (const [name, schema] of NARROWED_ERROR_BODIES) registry.register(name, schema);
   for (const [name, value] of Object.entries(RESPONSE_HEADERS)) registry.registerComponent("headers", name, value);
   registry.registerComponent("parameters", "X-Request-Id", {
     name: "X-Request-Id",

@@ -34,16 +34,13 @@ function errorBody(codes: [ErrorCode, ...ErrorCode[]]) {
 
 export const ErrorBody = errorBody(ERROR_CODES);
 
-const narrowed = new Map<string, z.ZodType>();
-/** The error body for these codes, one named component per set of codes. */
-export function errorBodyOf(codes: [ErrorCode, ...ErrorCode[]]): z.ZodType {
+/** The error bodies the routes name, one per set of codes (api-document.ts registers them). */
+export const NARROWED_ERROR_BODIES = new Map<string, z.ZodType>();
+/** The component name of the error body for these codes. */
+export function errorBodyId(codes: [ErrorCode, ...ErrorCode[]]): string {
   const id = `Error_${codes.join("_or_")}`;
-  let schema = narrowed.get(id);
-  if (!schema) {
-    schema = errorBody(codes).meta({ id });
-    narrowed.set(id, schema);
-  }
-  return schema;
+  if (!NARROWED_ERROR_BODIES.has(id)) NARROWED_ERROR_BODIES.set(id, errorBody(codes));
+  return id;
 }
 
 export const Resource = z

@@ -9,7 +9,7 @@ import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { z } from "zod";
 import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
-import { ERROR_CODES, errorBodyOf } from "./responses";
+import { ERROR_CODES, errorBodyId } from "./responses";
 import { IdempotencyKey, IfMatch } from "./schemas";
 import type { AppEnv } from "./types";
 import { jsonBodyGate, noBodyGate, validationError } from "./validate";
@@ -67,6 +67,8 @@ export interface RouteSpec {
   ok: Record<number, Success>;
   /** The route's own error codes; `route()` adds those its access, inputs and method imply. */
   errors?: ErrorCode[];
+  /** Headers an error status carries besides the usual ones (X-Request-Id, Cache-Control, …). */
+  errorHeaders?: Record<number, HeaderName[]>;
 }
 
 const WRITES = new Set(["post", "put", "patch", "delete"]);
@@ -99,8 +101,18 @@ const headersOf = (names: HeaderName[]) => Object.fromEntries(names.map((n) => [
 
 const REFUSALS: ErrorCode[] = ["RESOURCE_FULL", "RESOURCE_CLOSED", "INVALID_STATE"];
 
-/** One response per error status, its body's `code` narrowed to the codes of that status. */
-function errorResponses(codes: ErrorCode[]) {
+/** The error responses the routes name, shared in `components.responses` (api-document.ts registers them). */
+type Ref = { $ref: string };
+export const ERROR_RESPONSES = new Map<
+  string,
+  { description: string; headers: Record<string, Ref>; content: Record<string, { schema: Ref }> }
+>();
+
+/**
+ * One response per error status, its body's `code` narrowed to the codes of
+ * that status; shared by name unless the route adds headers to it.
+ */
+function errorResponses(codes: ErrorCode[], extraHeaders: Record<number, HeaderName[]> = {}) {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
   return Object.fromEntries(
@@ -109,9 +121,16 @@ function errorResponses(codes: ErrorCode[]) {
       if (status === 429 || status === 503) names.push("Retry-After");
       if (status === 401) names.push("WWW-Authenticate");
       const refusal = list.some((c) => REFUSALS.includes(c));
-      const description = list.join(", ") + (refusal ? ' (a refused decision also has "status": "REJECTED")' : "");
-      const schema = errorBodyOf(list as [ErrorCode, ...ErrorCode[]]);
-      return [status, { description, headers: headersOf(names), content: { "application/json": { schema } } }];
+      const response = {
+        description: list.join(", ") + (refusal ? ' (a refused decision also has "status": "REJECTED")' : ""),
+        headers: headersOf(names),
+        content: { "application/json": { schema: ref("schemas", errorBodyId(list as [ErrorCode, ...ErrorCode[]])) } },
+      };
+      const extra = extraHeaders[status];
+      if (extra) return [status, { ...response, headers: headersOf([...names, ...extra]) }];
+      const name = list.join("_or_");
+      ERROR_RESPONSES.set(name, response);
+      return [status, ref("responses", name)];
     }),
   );
 }
@@ -193,7 +212,7 @@ export function route(mountedAt: string, r: RouteSpec) {
       headers: requestHeaders(r),
       body: requestBody(r),
     },
-    responses: { ...successes(r), ...errorResponses(errorCodes(r, fullPath)) },
+    responses: { ...successes(r), ...errorResponses(errorCodes(r, fullPath), r.errorHeaders) },
   } as RouteConfig;
   return createRoute(config);
 }

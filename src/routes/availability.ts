@@ -28,6 +28,7 @@ const get = route("/availability", {
     },
   },
   errors: ["NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE"],
+  errorHeaders: { 404: ["X-Cache-Status"] },
 });
 availability.openapi(get, async (c) => {
   const query = valid(c, "query", AvailabilityQuery);
