@@ -1397,17 +1397,6 @@ export interface components {
                 "application/json": components["schemas"]["Error_PRECONDITION_FAILED"];
             };
         };
-        /** @description RESOURCE_FULL, RESOURCE_CLOSED, INVALID_STATE (a refused decision also has "status": "REJECTED") */
-        RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE: {
-            headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
-                "Cache-Control": components["headers"]["Cache-Control"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE"];
-            };
-        };
     };
     parameters: {
         /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
@@ -1886,7 +1875,18 @@ export interface operations {
             400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             404: components["responses"]["NOT_FOUND"];
-            409: components["responses"]["RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE"];
+            /** @description RESOURCE_FULL, RESOURCE_CLOSED, INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE"];
+                };
+            };
             413: components["responses"]["PAYLOAD_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];
@@ -1961,7 +1961,18 @@ export interface operations {
             400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             404: components["responses"]["NOT_FOUND"];
-            409: components["responses"]["INVALID_STATE"];
+            /** @description INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_INVALID_STATE"];
+                };
+            };
             413: components["responses"]["PAYLOAD_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];
@@ -2005,7 +2016,18 @@ export interface operations {
             400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             404: components["responses"]["NOT_FOUND"];
-            409: components["responses"]["INVALID_STATE"];
+            /** @description INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_INVALID_STATE"];
+                };
+            };
             413: components["responses"]["PAYLOAD_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];
@@ -2098,7 +2120,18 @@ export interface operations {
             400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             404: components["responses"]["NOT_FOUND"];
-            409: components["responses"]["INVALID_STATE"];
+            /** @description INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_INVALID_STATE"];
+                };
+            };
             413: components["responses"]["PAYLOAD_TOO_LARGE"];
             415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
             422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];

@@ -190,6 +190,12 @@ export function route(mountedAt: string, r: RouteSpec) {
   const fullPath = `${mountedAt}${r.path === "/" ? "" : r.path}` || "/";
   const params = [...r.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name as string);
   const gate = r.body === "none" ? noBodyGate : r.body instanceof z.ZodType ? jsonBodyGate : undefined;
+  const codes = errorCodes(r, fullPath);
+  // A refusal is a decision: stored with its key and replayed like a success (decision 1).
+  const replayed = r.idempotent && codes.some((c) => REFUSALS.includes(c));
+  const errorHeaders = replayed
+    ? { ...r.errorHeaders, 409: [...(r.errorHeaders?.[409] ?? []), "Idempotent-Replayed" as const] }
+    : r.errorHeaders;
   const config = {
     method: r.method,
     path: r.path,
@@ -212,7 +218,7 @@ export function route(mountedAt: string, r: RouteSpec) {
       headers: requestHeaders(r),
       body: requestBody(r),
     },
-    responses: { ...successes(r), ...errorResponses(errorCodes(r, fullPath), r.errorHeaders) },
+    responses: { ...successes(r), ...errorResponses(codes, errorHeaders) },
   } as RouteConfig;
   return createRoute(config);
 }

@@ -18,6 +18,17 @@ const OBJECT: ErrorCode[] = ["NOT_FOUND", "UNAVAILABLE"];
 const at = (r: Omit<Parameters<typeof route>[1], "tag" | "access">) =>
   route("/reservations", { ...r, tag: "Reservations", access: "client" });
 const one = (description: string) => ({ description, body: B.Reservation });
+/** A change of one reservation's status: no body, the reservation back, 409 when its status forbids it. */
+const transition = (path: string, summary: string, done: string, idempotent?: true) =>
+  at({
+    method: "post",
+    path,
+    summary,
+    body: "none",
+    idempotent,
+    ok: { 200: one(done) },
+    errors: [...OBJECT, "INVALID_STATE"],
+  });
 
 const create = at({
   method: "post",
@@ -57,15 +68,7 @@ reservations.openapi(get, async (c) => {
 });
 
 /** HELD → CONFIRMED; confirming a confirmed one returns it unchanged. Idempotent with a key. */
-const confirm = at({
-  method: "post",
-  path: "/{id}/confirm",
-  summary: "Confirm a hold",
-  body: "none",
-  idempotent: true,
-  ok: { 200: one("Confirmed (or already confirmed).") },
-  errors: [...OBJECT, "INVALID_STATE"],
-});
+const confirm = transition("/{id}/confirm", "Confirm a hold", "Confirmed (or already confirmed).", true);
 reservations.openapi(confirm, async (c) => {
   const reservationId = pathParam(c, "id");
   const idempotency = await idempotencyOf(c, "POST /reservations/confirm", { reservationId });
@@ -73,15 +76,7 @@ reservations.openapi(confirm, async (c) => {
 });
 
 /** HELD|CONFIRMED → CANCELLED, releasing the capacity; cancelling twice returns it unchanged. */
-const cancel = at({
-  method: "post",
-  path: "/{id}/cancel",
-  summary: "Cancel, releasing the capacity",
-  body: "none",
-  idempotent: true,
-  ok: { 200: one("Cancelled (or already cancelled).") },
-  errors: [...OBJECT, "INVALID_STATE"],
-});
+const cancel = transition("/{id}/cancel", "Cancel, releasing the capacity", "Cancelled (or already cancelled).", true);
 reservations.openapi(cancel, async (c) => {
   const reservationId = pathParam(c, "id");
   const idempotency = await idempotencyOf(c, "POST /reservations/cancel", { reservationId });
@@ -89,14 +84,7 @@ reservations.openapi(cancel, async (c) => {
 });
 
 /** CONFIRMED → CHECKED_IN exactly once: a second check-in is a 409. */
-const checkIn = at({
-  method: "post",
-  path: "/{id}/check-in",
-  summary: "Check in at the door, exactly once",
-  body: "none",
-  ok: { 200: one("Checked in.") },
-  errors: [...OBJECT, "INVALID_STATE"],
-});
+const checkIn = transition("/{id}/check-in", "Check in at the door, exactly once", "Checked in.");
 reservations.openapi(checkIn, async (c) => {
   const reservationId = pathParam(c, "id");
   return sendReply(c, await owner(c.env, reservationId).checkIn({ reservationId, ...callerOf(c) }));

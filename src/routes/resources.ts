@@ -108,27 +108,17 @@ resources.openapi(update, async (c) => {
   return sendReply(c, await stub.update({ patch: resourceFieldsOf(body), ifMatch, ...callerOf(c) }));
 });
 
-const close = at({
-  method: "post",
-  path: "/{id}/close",
-  summary: "Close a resource (idempotent)",
-  body: "none",
-  ok: { 200: one("The closed resource.") },
-  errors: OBJECT,
-});
+/** Closing and reopening: no body, idempotent, the resource back. */
+const toggle = (path: string, summary: string, done: string) =>
+  at({ method: "post", path, summary, body: "none", ok: { 200: one(done) }, errors: OBJECT });
+
+const close = toggle("/{id}/close", "Close a resource (idempotent)", "The closed resource.");
 resources.openapi(close, async (c) => {
   const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
   return sendReply(c, await stub.close(callerOf(c)));
 });
 
-const reopen = at({
-  method: "post",
-  path: "/{id}/reopen",
-  summary: "Reopen a resource (idempotent)",
-  body: "none",
-  ok: { 200: one("The open resource.") },
-  errors: OBJECT,
-});
+const reopen = toggle("/{id}/reopen", "Reopen a resource (idempotent)", "The open resource.");
 resources.openapi(reopen, async (c) => {
   const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
   return sendReply(c, await stub.reopen(callerOf(c)));
