@@ -101,8 +101,12 @@ const headersOf = (names: HeaderName[]) => Object.fromEntries(names.map((n) => [
 
 const REFUSALS: ErrorCode[] = ["RESOURCE_FULL", "RESOURCE_CLOSED", "INVALID_STATE"];
 
-/** The error responses the routes name, shared in `components.responses` (api-document.ts registers them). */
 type Ref = { $ref: string };
+/**
+ * The error responses the routes name, shared in `components.responses`:
+ * filled as the route files declare their routes (when they are loaded),
+ * registered by api-document.ts.
+ */
 export const ERROR_RESPONSES = new Map<
   string,
   { description: string; headers: Record<string, Ref>; content: Record<string, { schema: Ref }> }
@@ -184,7 +188,8 @@ function requestHeaders(r: RouteSpec) {
 
 /**
  * The route's declaration for `app.openapi(...)`. `mountedAt` is where its
- * file's app is mounted (for the codes that depend on the full path).
+ * file's app is mounted (app.ts), for the operationId and the codes that
+ * depend on the full path; a test checks each operationId against its path.
  */
 export function route(mountedAt: string, r: RouteSpec) {
   const fullPath = `${mountedAt}${r.path === "/" ? "" : r.path}` || "/";

@@ -63,6 +63,12 @@ describe("GET /openapi.json", () => {
     for (const route of ["GET /health", "GET /openapi.json", "GET /docs", "DELETE /waiting-list/leave"]) {
       expect(documented(doc)).toContain(route);
     }
+    // route() was told where its file is mounted: the operationId it made names the served path.
+    for (const route of documented(doc)) {
+      const [method = "", path = ""] = route.split(" ");
+      const words = path.split(/[^A-Za-z0-9]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1));
+      expect(doc.paths[path][method.toLowerCase()].operationId, route).toBe(method.toLowerCase() + words.join(""));
+    }
   });
 
   it("marks public routes as needing no key and the others as bearer", async () => {
