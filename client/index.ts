@@ -13,11 +13,13 @@ export type { components, paths };
 export type Schemas = components["schemas"];
 export type EngineClient = Client<paths>;
 
-export interface EngineClientOptions extends Omit<ClientOptions, "baseUrl"> {
+export interface EngineClientOptions extends Omit<ClientOptions, "baseUrl" | "headers"> {
   /** Where the Worker answers, e.g. "https://engine.example.workers.dev". */
   baseUrl: string;
   /** An API key (the ADMIN_TOKEN or one from POST /admin/api-keys), sent as `Authorization: Bearer`. */
   key?: string;
+  /** More headers for every request. */
+  headers?: Record<string, string>;
 }
 
 /** A client for `baseUrl`, sending `key` as the bearer key on every request. */
@@ -25,6 +27,6 @@ export function createEngineClient({ baseUrl, key, headers, ...rest }: EngineCli
   return createClient<paths>({
     baseUrl,
     ...rest,
-    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...(headers as Record<string, string>) },
+    headers: { ...headers, ...(key ? { Authorization: `Bearer ${key}` } : {}) },
   });
 }
