@@ -1,8 +1,9 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { config } from "./config";
+import { MAX_BODY_BYTES, MAX_IMPORT_BYTES, registerShared } from "./http/api-document";
 import { AppError, errorResponse, notFound, onError } from "./http/errors";
 import { maintenanceGate } from "./http/maintenance";
 import { requestId } from "./http/request-id";
@@ -17,14 +18,13 @@ import { reservations } from "./routes/reservations";
 import { resources } from "./routes/resources";
 import { waitingList } from "./routes/waiting-list";
 
-const MAX_BODY_BYTES = 64 * 1024;
 /** CSV imports may be larger (docs/api.md). */
-const MAX_IMPORT_BYTES = 5 * 1024 * 1024;
 const IMPORT_PATH = "/admin/resources/import";
 
 /** The Worker's HTTP app: request id first, then the body limit, then the routes (each declares its access). */
-export function createApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+  registerShared(app);
   app.use(requestId);
   app.use(requestLog);
   app.use(secureHeaders());
@@ -47,7 +47,7 @@ export function createApp(): Hono<AppEnv> {
   app.use((c, next) => (c.req.path === IMPORT_PATH ? importLimit(c, next) : defaultLimit(c, next)));
   app.use(maintenanceGate);
   app.route("/", ops);
-  app.route("/", reference);
+  app.route("/", reference(app));
   app.route("/availability", availability);
   app.route("/resources", resources);
   app.route("/reservations", reservations);

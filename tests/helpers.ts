@@ -2,6 +2,7 @@ import { createExecutionContext, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import worker from "../src/index";
 import type { ResourceObject } from "../src/resource-object/resource-object";
+import { noteUndocumented } from "./support/documented";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -33,7 +34,10 @@ export async function call(
     headers["Content-Type"] ??= "application/json";
   }
   const request = new Request(`http://engine.test${path}`, { method, headers, body });
-  return worker.fetch(request, { ...env, ...options.env }, createExecutionContext());
+  const res = await worker.fetch(request, { ...env, ...options.env }, createExecutionContext());
+  // Every answer is held to the OpenAPI document (status, headers, body); tests/setup.ts reports any that is not.
+  await noteUndocumented(method, path, res);
+  return res;
 }
 
 let counter = 0;

@@ -1,5 +1,7 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { afterEach, expect } from "vitest";
+import { undocumented } from "./support/documented";
 
 declare global {
   namespace Cloudflare {
@@ -10,3 +12,8 @@ declare global {
 }
 
 await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+
+// Responses that `call` got and the OpenAPI document does not describe (tests/support/documented.ts).
+afterEach(() => {
+  expect(undocumented.splice(0), "responses the OpenAPI document does not describe").toEqual([]);
+});

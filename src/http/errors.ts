@@ -31,6 +31,12 @@ const D1_RETRY_AFTER_SECONDS = 5;
 export function onError(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId") ?? "unknown";
   if (err instanceof AppError) return errorResponse(c, err);
+  // The request validators of @hono/zod-openapi refuse a few bodies before our
+  // gates see them (e.g. a JSON content type with odd parameters): same codes.
+  if (err instanceof HTTPException && (err.status === 400 || err.status === 415)) {
+    const code = err.status === 415 ? "UNSUPPORTED_MEDIA_TYPE" : "VALIDATION_ERROR";
+    return errorResponse(c, new AppError(code, err.message || "The request is not valid."));
+  }
   const flags = err as { retryable?: boolean; overloaded?: boolean };
   const d1Down = isD1Unavailable(err);
   if (d1Down || flags.overloaded || flags.retryable) {

@@ -15,7 +15,9 @@ const text = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^[^\p{Cc}\p{Cs}]*$/u, "must not contain control characters");
+    .regex(/^[^\p{Cc}\p{Cs}]*$/u, "must not contain control characters")
+    // The document's pattern without the regex's flags (JSON Schema patterns are unicode-aware).
+    .meta({ pattern: "^[^\\p{Cc}\\p{Cs}]*$" });
 
 const isoTime = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
@@ -26,23 +28,31 @@ const MAX_METADATA_DEPTH = 16;
  * iterative walk before anything recursive touches the value, so a deeply
  * nested body is a 400, never a stack overflow.
  */
-const metadata = z.custom<Record<string, Json>>().superRefine((value, ctx) => {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    ctx.addIssue({ code: "custom", message: "must be a JSON object", params: { issue: "invalid_type" } });
-  } else if (!nestsWithin(value, MAX_METADATA_DEPTH)) {
-    ctx.addIssue({
-      code: "custom",
-      message: `must nest at most ${MAX_METADATA_DEPTH} levels`,
-      params: { issue: "too_deep" },
-    });
-  } else if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
-    ctx.addIssue({
-      code: "custom",
-      message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
-      params: { issue: "too_big" },
-    });
-  }
-});
+const metadata = z
+  .custom<Record<string, Json>>()
+  .superRefine((value, ctx) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object", params: { issue: "invalid_type" } });
+    } else if (!nestsWithin(value, MAX_METADATA_DEPTH)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must nest at most ${MAX_METADATA_DEPTH} levels`,
+        params: { issue: "too_deep" },
+      });
+    } else if (new TextEncoder().encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+        params: { issue: "too_big" },
+      });
+    }
+  })
+  // What generators need to type it as Record<string, unknown>: an object with any properties.
+  .meta({
+    type: "object",
+    additionalProperties: {},
+    description: `A JSON object, stored as is (at most ${MAX_METADATA_BYTES / 1024} KiB as JSON, ${MAX_METADATA_DEPTH} levels deep).`,
+  });
 
 function nestsWithin(root: unknown, maxDepth: number): boolean {
   const stack: [unknown, number][] = [[root, 1]];
@@ -112,7 +122,8 @@ export const CreateResourceBody = z
   .refine(
     (b) => b.booking_opens_at === null || b.booking_closes_at === null || b.booking_opens_at < b.booking_closes_at,
     { message: "booking_opens_at must be before booking_closes_at", path: ["booking_closes_at"] },
-  );
+  )
+  .meta({ id: "CreateResourceBody" });
 
 /** A validated create body as domain fields, with the configured hold TTL when the body gives none. */
 export function createFieldsOf(b: z.infer<typeof CreateResourceBody>, defaultHoldTtlSeconds: number) {
@@ -123,7 +134,8 @@ export function createFieldsOf(b: z.infer<typeof CreateResourceBody>, defaultHol
 export const UpdateResourceBody = z
   .strictObject(resourceFields)
   .partial()
-  .refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change", path: ["body"] });
+  .refine((b) => Object.keys(b).length > 0, { message: "give at least one field to change", path: ["body"] })
+  .meta({ id: "UpdateResourceBody" });
 
 /** `If-Match: "<version>"` (a weak `W/` prefix is accepted). */
 export const IfMatch = z
@@ -131,35 +143,43 @@ export const IfMatch = z
   .regex(/^(W\/)?"?\d{1,15}"?$/, 'must be a version in quotes, e.g. "3"')
   .transform((v) => Number(v.replace(/\D/g, "")));
 
-export const JoinWaitingListBody = z.strictObject({
-  resource_id: resourceId,
-  client_id: text(128),
-  quantity: z.int().min(1).max(1_000_000).default(1),
-  /** Checked further by the route against the SSRF policy (src/lib/callback-target.ts), which depends on config. */
-  callback_url: z
-    .url()
-    .max(2048)
-    .nullable()
-    .default(null)
-    .describe(
-      "https on a public host: loopback, private, link-local and metadata addresses and internal names are refused (unsafe_target).",
-    ),
-});
+export const JoinWaitingListBody = z
+  .strictObject({
+    resource_id: resourceId,
+    client_id: text(128),
+    quantity: z.int().min(1).max(1_000_000).default(1),
+    /** Checked further by the route against the SSRF policy (src/lib/callback-target.ts), which depends on config. */
+    callback_url: z
+      .url()
+      .max(2048)
+      // The document states the https rule; the route checks it (400 unsafe_target) with the rest of the policy.
+      .meta({ pattern: "^[Hh][Tt][Tt][Pp][Ss]://" })
+      .nullable()
+      .default(null)
+      .describe(
+        "https on a public host: loopback, private, link-local and metadata addresses and internal names are refused (unsafe_target).",
+      ),
+  })
+  .meta({ id: "JoinWaitingListBody" });
 
-export const LeaveWaitingListBody = z.strictObject({ entry_id: z.string().min(1).max(200) });
+export const LeaveWaitingListBody = z
+  .strictObject({ entry_id: z.string().min(1).max(200) })
+  .meta({ id: "LeaveWaitingListBody" });
 
 export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
 });
 
-export const CreateReservationBody = z.strictObject({
-  resource_id: resourceId,
-  client_id: text(128),
-  quantity: z.int().min(1).max(1_000_000).default(1),
-  hold: z.boolean().default(false),
-  metadata: metadata.default({}),
-});
+export const CreateReservationBody = z
+  .strictObject({
+    resource_id: resourceId,
+    client_id: text(128),
+    quantity: z.int().min(1).max(1_000_000).default(1),
+    hold: z.boolean().default(false),
+    metadata: metadata.default({}),
+  })
+  .meta({ id: "CreateReservationBody" });
 
 export const TimelineQuery = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),
@@ -177,7 +197,8 @@ export const AvailabilityQuery = z
       .string()
       .transform((s) => [...new Set(s.split(","))])
       .pipe(z.array(resourceId).min(1).max(100))
-      .optional(),
+      .optional()
+      .meta({ description: "Comma-separated resource ids, at most 100 distinct ones (e.g. a,b,c)." }),
   })
   .refine((q) => (q.resource_id === undefined) !== (q.resource_ids === undefined), {
     message: "give exactly one of resource_id and resource_ids",
@@ -212,15 +233,19 @@ export const ImportQuery = z.strictObject({
     .transform((v) => v === "true"),
 });
 
-export const CreateApiKeyBody = z.strictObject({
-  name: text(100),
-  role: z.enum(["admin", "client"]),
-});
+export const CreateApiKeyBody = z
+  .strictObject({
+    name: text(100),
+    role: z.enum(["admin", "client"]),
+  })
+  .meta({ id: "CreateApiKeyBody" });
 
-export const MaintenanceBody = z.strictObject({
-  enabled: z.boolean(),
-  message: z.string().max(500).nullable().default(null),
-});
+export const MaintenanceBody = z
+  .strictObject({
+    enabled: z.boolean(),
+    message: z.string().max(500).nullable().default(null),
+  })
+  .meta({ id: "MaintenanceBody" });
 
 export const AnalyticsQuery = z
   .strictObject({ from: isoTime.optional(), to: isoTime.optional(), type: text(64).optional() })
@@ -230,8 +255,10 @@ export const AnalyticsQuery = z
   });
 
 /** POST /admin/reconciliation: check every resource active since the last run, or exactly these. */
-export const ReconciliationBody = z.strictObject({
-  resource_ids: z.array(resourceId).min(1).max(1000).optional(),
-  /** A decision younger than this may still be in the history queue: it is not a lost tail yet. */
-  min_age_seconds: z.number().int().min(0).max(86_400).default(60),
-});
+export const ReconciliationBody = z
+  .strictObject({
+    resource_ids: z.array(resourceId).min(1).max(1000).optional(),
+    /** A decision younger than this may still be in the history queue: it is not a lost tail yet. */
+    min_age_seconds: z.number().int().min(0).max(86_400).default(60),
+  })
+  .meta({ id: "ReconciliationBody" });

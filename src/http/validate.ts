@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { ErrorDetail } from "../wire/render";
 import { AppError } from "./errors";
@@ -38,41 +38,40 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where?
   return result.data;
 }
 
-/** Reads a JSON body: `415` unless it is JSON, `400` unless it parses and matches `schema`. */
-export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header("Content-Type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.");
-  }
-  // Read outside the try: a body over the limit must reach the body-limit
-  // middleware as its own error, not turn into "invalid JSON".
-  const raw = await c.req.text();
-  let body: unknown;
+const isJson = (c: Context<AppEnv>) => /^application\/json\s*(;|$)/i.test(c.req.header("Content-Type") ?? "");
+
+function unsupported(): AppError {
+  return new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.");
+}
+
+/** The body as JSON, or `400 invalid_json`. */
+function parseJson(raw: string): unknown {
   try {
-    body = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch {
     throw new AppError("VALIDATION_ERROR", "The body is not valid JSON.", [{ field: "body", issue: "invalid_json" }]);
   }
-  return parseWith(schema, body);
 }
 
-export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
-  return parseWith(schema, c.req.query(), "query");
-}
+/**
+ * Before a declared JSON body is validated (route-spec.ts): `415` unless it is
+ * JSON, `400` unless it parses. The schema is checked next, through the hook.
+ */
+export const jsonBodyGate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!isJson(c)) throw unsupported();
+  // Read outside parseJson's try: a body over the limit must reach the
+  // body-limit middleware as its own error, not turn into "invalid JSON".
+  // Hono keeps the text, so the validator parses the same body again.
+  parseJson(await c.req.text());
+  await next();
+};
 
 /** For action routes without parameters: no body, or an empty JSON object. Anything else is a 400. */
-export async function readNoBody(c: Context<AppEnv>): Promise<void> {
+export const noBodyGate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const raw = await c.req.text();
-  if (raw.trim() === "") return;
-  const type = c.req.header("Content-Type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json.");
+  if (raw.trim() !== "") {
+    if (!isJson(c)) throw unsupported();
+    parseWith(EmptyBody, parseJson(raw));
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    throw new AppError("VALIDATION_ERROR", "The body is not valid JSON.", [{ field: "body", issue: "invalid_json" }]);
-  }
-  parseWith(EmptyBody, body);
-}
+  await next();
+};

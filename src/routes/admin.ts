@@ -1,8 +1,11 @@
-import { Hono } from "hono";
+import { z } from "zod";
+import { MAX_IMPORT_BYTES } from "../http/api-document";
 import { requireAdmin } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { exportStream, primed } from "../http/export-stream";
+import { RESPONSE_BODIES as B } from "../http/responses";
+import { pathParam, type RouteSpec, route, routesApp, valid } from "../http/route-spec";
 import {
   AnalyticsQuery,
   CreateApiKeyBody,
@@ -12,25 +15,34 @@ import {
   PageQuery,
   TimelineQuery,
 } from "../http/schemas";
-import type { AppEnv } from "../http/types";
-import { readJson, readNoBody, readQuery } from "../http/validate";
 import { resourceStub } from "../resource-object/address";
 import { createKey, listKeys, revokeKey } from "../storage/api-keys";
 import { auditPage, recordAudit } from "../storage/audit";
 import { decisionsOfTypes, reservationPages } from "../storage/history";
 import { readMaintenance, writeMaintenance } from "../storage/settings";
 import { analytics } from "../storage/stats";
+import { IMPORT_HEADER } from "../wire/csv-import";
 import { apiKeyJson, iso } from "../wire/render";
-import { importResources } from "./import";
+import { importResources, MAX_IMPORT_ROWS } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
 
-export const admin = new Hono<AppEnv>();
+export const admin = routesApp();
 admin.use(requireAdmin);
 
+const at = (r: Omit<RouteSpec, "tag" | "access">) => route("/admin", { ...r, tag: "Admin", access: "admin" });
+
 /** Every decision on a resource, rejections included, in `server_seq` order, from its Durable Object. */
-admin.get("/resources/:id/timeline", async (c) => {
-  const query = readQuery(c, TimelineQuery);
-  const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
+const timeline = at({
+  method: "get",
+  path: "/resources/{id}/timeline",
+  summary: "Every decision on a resource, in server_seq order",
+  query: TimelineQuery,
+  ok: { 200: { description: "A page of the timeline.", body: B.TimelinePage } },
+  errors: ["NOT_FOUND", "UNAVAILABLE"],
+});
+admin.openapi(timeline, async (c) => {
+  const query = valid(c, "query", TimelineQuery);
+  const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
   const page = await stub.timeline({ afterSeq: query.after_seq, limit: query.limit });
   if (!page) throw resourceNotFound();
   return c.json({
@@ -55,8 +67,24 @@ admin.get("/resources/:id/timeline", async (c) => {
 });
 
 /** Reservations from the history database, streamed as NDJSON or CSV (RFC 4180), filtered by resource and time. */
-admin.get("/reservations/export", async (c) => {
-  const query = readQuery(c, ExportQuery);
+const exported = at({
+  method: "get",
+  path: "/reservations/export",
+  summary: "Export reservations, streamed",
+  query: ExportQuery,
+  ok: {
+    200: {
+      description: "NDJSON, or CSV (RFC 4180, a header row first), one reservation per line.",
+      body: {
+        "application/x-ndjson": z.string().meta({ description: "One Reservation as JSON per line." }),
+        "text/csv": z.string().meta({ description: "The Reservation fields as columns; metadata as JSON." }),
+      },
+      headers: ["Content-Disposition"],
+    },
+  },
+});
+admin.openapi(exported, async (c) => {
+  const query = valid(c, "query", ExportQuery);
   const filter = { resourceId: query.resource_id, from: query.from, to: query.to };
   const pages = await primed(reservationPages(c.env.DB, filter));
   const csv = query.format === "csv";
@@ -71,8 +99,17 @@ admin.get("/reservations/export", async (c) => {
  * maintenance and imports as they happen, resource actions as the objects'
  * decisions reach D1 (seconds behind). Decision 27.
  */
-admin.get("/audit", async (c) => {
-  const query = readQuery(c, PageQuery);
+const audit = at({
+  method: "get",
+  path: "/audit",
+  summary: "Admin actions, newest first",
+  description:
+    "Every admin action: resource changes, CSV imports (one entry with the counts), API keys issued and revoked, maintenance switched. Newest first in the order they reached the log (resource changes arrive with the history, seconds behind); `next_cursor` pages back.",
+  query: PageQuery,
+  ok: { 200: { description: "A page of actions.", body: B.AuditPage } },
+});
+admin.openapi(audit, async (c) => {
+  const query = valid(c, "query", PageQuery);
   const page = await auditPage(c.env.DB, { beforeId: cursorId(query.cursor), limit: query.limit });
   return c.json({
     items: page.items.map((e) => ({
@@ -93,8 +130,15 @@ admin.get("/audit", async (c) => {
 });
 
 /** Webhook events whose delivery gave up after the last attempt, newest first. */
-admin.get("/dead-letters", async (c) => {
-  const query = readQuery(c, PageQuery);
+const deadLetters = at({
+  method: "get",
+  path: "/dead-letters",
+  summary: "Webhook events whose delivery gave up",
+  query: PageQuery,
+  ok: { 200: { description: "A page of events.", body: B.DeadLetterPage } },
+});
+admin.openapi(deadLetters, async (c) => {
+  const query = valid(c, "query", PageQuery);
   const page = await decisionsOfTypes(c.env.DB, ["webhook.dead_letter"], {
     beforeId: cursorId(query.cursor),
     limit: query.limit,
@@ -121,8 +165,19 @@ function cursorId(cursor: string | undefined): number | undefined {
 }
 
 /** CSV import of resources (`text/csv`, up to 5 MiB and 10,000 rows); `?dry_run=true` validates only. */
-admin.post("/resources/import", async (c) => {
-  const query = readQuery(c, ImportQuery);
+const importCsv = at({
+  method: "post",
+  path: "/resources/import",
+  summary: "Import resources from CSV (idempotent)",
+  description: `Up to ${MAX_IMPORT_BYTES / 1024 / 1024} MiB and ${MAX_IMPORT_ROWS.toLocaleString("en")} rows; \`dry_run=true\` validates only.`,
+  query: ImportQuery,
+  body: "csv",
+  bodyDescription: `CSV (RFC 4180, Content-Type text/csv) with the header row \`${IMPORT_HEADER.join(",")}\` (the last column may be left out); each line as in POST /resources.`,
+  ok: { 200: { description: "What was created, unchanged or failed, by line.", body: B.ImportResult } },
+  errors: ["UNAVAILABLE"],
+});
+admin.openapi(importCsv, async (c) => {
+  const query = valid(c, "query", ImportQuery);
   if (!/^text\/csv\s*(;|$)/i.test(c.req.header("Content-Type") ?? "")) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/csv.");
   }
@@ -137,39 +192,78 @@ admin.post("/resources/import", async (c) => {
 });
 
 /** Issues a key; the plaintext is in this response only (only a hash is stored). */
-admin.post("/api-keys", async (c) => {
-  const body = await readJson(c, CreateApiKeyBody);
+const issueKey = at({
+  method: "post",
+  path: "/api-keys",
+  summary: "Issue an API key",
+  body: CreateApiKeyBody,
+  ok: {
+    201: { description: "The key; its plaintext is shown only here.", body: B.ApiKeyCreated, headers: ["Location"] },
+  },
+});
+admin.openapi(issueKey, async (c) => {
+  const body = valid(c, "json", CreateApiKeyBody);
   const made = await createKey(c.env.DB, body.name, body.role, Date.now(), callerOf(c));
   return c.json({ ...apiKeyJson(made.record), key: made.key }, 201, {
     Location: `/admin/api-keys/${made.record.id}`,
   });
 });
 
-admin.get("/api-keys", async (c) => c.json({ items: (await listKeys(c.env.DB)).map(apiKeyJson) }));
+const listKeysRoute = at({
+  method: "get",
+  path: "/api-keys",
+  summary: "List API keys (never their secrets)",
+  ok: { 200: { description: "Every key.", body: B.ApiKeyList } },
+});
+admin.openapi(listKeysRoute, async (c) => c.json({ items: (await listKeys(c.env.DB)).map(apiKeyJson) }));
 
 /** Revokes a key: refused everywhere within the key cache's bound (30 s). */
-admin.delete("/api-keys/:id", async (c) => {
-  await readNoBody(c);
-  const revoked = await revokeKey(c.env.DB, c.req.param("id"), Date.now(), callerOf(c));
+const revoke = at({
+  method: "delete",
+  path: "/api-keys/{id}",
+  summary: "Revoke an API key",
+  body: "none",
+  ok: { 200: { description: "The revoked key.", body: B.ApiKey } },
+  errors: ["NOT_FOUND"],
+});
+admin.openapi(revoke, async (c) => {
+  const revoked = await revokeKey(c.env.DB, pathParam(c, "id"), Date.now(), callerOf(c));
   if (!revoked) throw new AppError("NOT_FOUND", "API key not found.");
   return c.json(apiKeyJson(revoked));
 });
 
 /** Maintenance mode: while on, writes answer 503 MAINTENANCE; it reaches every isolate within 5 s. */
-admin.put("/maintenance", async (c) => {
-  const body = await readJson(c, MaintenanceBody);
+const maintenance = { 200: { description: "The setting.", body: B.Maintenance } };
+const setMaintenance = at({
+  method: "put",
+  path: "/maintenance",
+  summary: "Turn maintenance mode on or off",
+  description: "While on, every write but this one answers 503 MAINTENANCE (with Retry-After); reads go on.",
+  body: MaintenanceBody,
+  ok: maintenance,
+});
+admin.openapi(setMaintenance, async (c) => {
+  const body = valid(c, "json", MaintenanceBody);
   const written = await writeMaintenance(c.env.DB, body.enabled, body.message, Date.now(), callerOf(c));
   return c.json(maintenanceJson(written));
 });
 
-admin.get("/maintenance", async (c) => c.json(maintenanceJson(await readMaintenance(c.env.DB, Date.now()))));
+const getMaintenance = at({ method: "get", path: "/maintenance", summary: "Maintenance mode", ok: maintenance });
+admin.openapi(getMaintenance, async (c) => c.json(maintenanceJson(await readMaintenance(c.env.DB, Date.now()))));
 
 function maintenanceJson(m: { enabled: boolean; message: string | null; updatedAt: number | null }) {
   return { enabled: m.enabled, message: m.message, updated_at: iso(m.updatedAt) };
 }
 
 /** Reservations, rejections per code, cancellations and expired holds per day; utilization per resource type. */
-admin.get("/analytics", async (c) => {
-  const q = readQuery(c, AnalyticsQuery);
+const analyticsRoute = at({
+  method: "get",
+  path: "/analytics",
+  summary: "Reservation analytics from the history database",
+  query: AnalyticsQuery,
+  ok: { 200: { description: "Per day, per rejection code and per resource type.", body: B.Analytics } },
+});
+admin.openapi(analyticsRoute, async (c) => {
+  const q = valid(c, "query", AnalyticsQuery);
   return c.json(await analytics(c.env.DB, { from: q.from, to: q.to, type: q.type }));
 });

@@ -8,20 +8,65 @@
  * Content-Security-Policy allows only same-origin scripts, styles and
  * requests: no inline script or style, no eval.
  */
-import { Hono } from "hono";
-import { buildOpenApi } from "../http/openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import { type ApiDocument, apiDocument } from "../http/api-document";
+import { type RouteSpec, route, routesApp } from "../http/route-spec";
 import type { AppEnv } from "../http/types";
 
-type OpenApi = ReturnType<typeof buildOpenApi>;
+type OpenApi = ApiDocument;
 
-/** Built once per isolate: the document depends only on the code. */
-let built: { value: OpenApi; json: string } | undefined;
-function openApi() {
-  if (!built) {
-    const value = buildOpenApi();
-    built = { value, json: JSON.stringify(value) };
-  }
-  return built;
+const at = (r: Omit<RouteSpec, "tag" | "access">) => route("", { ...r, tag: "Reference", access: "public" });
+
+const document = at({
+  method: "get",
+  path: "/openapi.json",
+  summary: "This document",
+  ok: {
+    200: {
+      description: "OpenAPI 3.1, generated from the route declarations.",
+      body: { "application/json": z.object({}).meta({ description: "An OpenAPI 3.1 document." }) },
+      headers: ["Cache-Control"],
+    },
+  },
+});
+
+const page = at({
+  method: "get",
+  path: "/docs",
+  summary: "Interactive reference",
+  ok: {
+    200: {
+      description:
+        "Swagger UI on this document: an HTML shell whose script and style are this Worker's static assets; it loads nothing from elsewhere.",
+      body: { "text/html": z.string() },
+      headers: ["Cache-Control"],
+    },
+  },
+});
+
+/** The reference routes of `app`, whose document covers every route mounted on it. */
+export function reference(app: OpenAPIHono<AppEnv>): OpenAPIHono<AppEnv> {
+  // Built on first use (every route is mounted by then), once per app: it depends only on the code.
+  let built: { value: OpenApi; json: string } | undefined;
+  const openApi = () => {
+    if (!built) {
+      const value = apiDocument(app);
+      built = { value, json: JSON.stringify(value) };
+    }
+    return built;
+  };
+  const routes = routesApp();
+  routes.openapi(document, (c) =>
+    c.body(openApi().json, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache" }),
+  );
+  routes.openapi(page, (c) =>
+    c.html(docsPage(openApi().value.info.title), 200, {
+      "Content-Security-Policy": DOCS_CSP,
+      "Cache-Control": "no-cache",
+    }),
+  );
+  return routes;
 }
 
 /** What the page may load and run: files and requests of this origin (the icons of Swagger UI's style are data: URLs). */
@@ -42,19 +87,6 @@ export const DOCS_ASSETS = [
   "/docs/swagger-ui/swagger-ui-bundle.js",
   "/docs/init.js",
 ];
-
-export const reference = new Hono<AppEnv>();
-
-reference.get("/openapi.json", (c) =>
-  c.body(openApi().json, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache" }),
-);
-
-reference.get("/docs", (c) =>
-  c.html(docsPage(openApi().value.info.title), 200, {
-    "Content-Security-Policy": DOCS_CSP,
-    "Cache-Control": "no-cache",
-  }),
-);
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch);

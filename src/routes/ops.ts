@@ -1,19 +1,28 @@
-import { Hono } from "hono";
+import { z } from "zod";
 import { config } from "../config";
 import { exportLagSeconds } from "../cron/export";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
-import type { AppEnv } from "../http/types";
+import { RESPONSE_BODIES as B } from "../http/responses";
+import { route, routesApp } from "../http/route-spec";
 import { DeadlineExceeded, withDeadline } from "../lib/deadline";
 import { resetUsage, usage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
 import { guarded } from "../storage/d1";
 import { COMMIT_DURATION_BUCKETS, metricsSnapshot } from "../storage/stats";
 
-export const ops = new Hono<AppEnv>();
+export const ops = routesApp();
 
+const health = route("", {
+  method: "get",
+  path: "/health",
+  tag: "Operations",
+  access: "public",
+  summary: "Liveness",
+  ok: { 200: { description: "The Worker runs.", body: B.Health } },
+});
 /** Liveness: the Worker runs. Touches no binding. */
-ops.get("/health", (c) => c.json({ status: "ok" }));
+ops.openapi(health, (c) => c.json({ status: "ok" as const }));
 
 /**
  * Prometheus text format, aggregated in D1 from every object's decisions
@@ -21,7 +30,15 @@ ops.get("/health", (c) => c.json({ status: "ok" }));
  * runs from the Worker receiving a request to its object deciding it; see
  * the README for what it leaves out.
  */
-ops.get("/metrics", requireAdmin, async (c) => {
+const metrics = route("", {
+  method: "get",
+  path: "/metrics",
+  tag: "Operations",
+  access: "admin",
+  summary: "Prometheus metrics",
+  ok: { 200: { description: "Prometheus text format 0.0.4.", body: { "text/plain": z.string() } } },
+});
+ops.openapi({ ...metrics, middleware: [requireAdmin] }, async (c) => {
   const [m, exportLag] = await Promise.all([
     metricsSnapshot(c.env.DB),
     exportLagSeconds(guarded(c.env.DB), Date.now()),
@@ -70,7 +87,18 @@ ops.get("/metrics", requireAdmin, async (c) => {
 const PROBE_TIMEOUT_MS = 1000;
 
 /** Readiness: D1, KV and a Durable Object each answer within a short timeout; 503 names what failed. */
-ops.get("/ready", async (c) => {
+const ready = route("", {
+  method: "get",
+  path: "/ready",
+  tag: "Operations",
+  access: "public",
+  summary: "Readiness of D1, KV and a Durable Object",
+  description:
+    "A 503 names each dependency that failed in `details` (field d1, kv or durable_object; issue timeout or error).",
+  ok: { 200: { description: "Every dependency answered.", body: B.Ready } },
+  errors: ["UNAVAILABLE"],
+});
+ops.openapi(ready, async (c) => {
   const probes = {
     d1: () => c.env.DB.prepare("SELECT 1 AS ok").first(),
     kv: () => c.env.AVAILABILITY.get("ready-probe"),

@@ -1,10 +1,13 @@
-import { Hono } from "hono";
+import { z } from "zod";
 import { config } from "../config";
+import type { ErrorCode } from "../domain/errors";
 import { isResourceId } from "../domain/ids";
 import { requireAdmin } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply, uuidFromKey } from "../http/idempotency";
+import { RESPONSE_BODIES as B } from "../http/responses";
+import { pathParam, type RouteSpec, route, routesApp, valid } from "../http/route-spec";
 import {
   CreateResourceBody,
   createFieldsOf,
@@ -13,19 +16,30 @@ import {
   resourceFieldsOf,
   UpdateResourceBody,
 } from "../http/schemas";
-import type { AppEnv } from "../http/types";
-import { parseWith, readJson, readNoBody, readQuery } from "../http/validate";
 import { countUsage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
 import { availabilityKey, forgetAvailability } from "../storage/availability-cache";
 import { listResources } from "../storage/history";
 import { resourceJson } from "../wire/render";
 
-export const resources = new Hono<AppEnv>();
+export const resources = routesApp();
 resources.use(requireAdmin);
 
-resources.post("/", async (c) => {
-  const body = await readJson(c, CreateResourceBody);
+const OBJECT: ErrorCode[] = ["NOT_FOUND", "UNAVAILABLE"];
+const at = (r: Omit<RouteSpec, "tag" | "access">) => route("/resources", { ...r, tag: "Resources", access: "admin" });
+const one = (description: string) => ({ description, body: B.Resource, headers: ["ETag" as const] });
+
+const create = at({
+  method: "post",
+  path: "/",
+  summary: "Create a resource",
+  body: CreateResourceBody,
+  idempotent: true,
+  ok: { 201: { ...one("Created."), headers: ["Location", "ETag"] } },
+  errors: ["RESOURCE_EXISTS", "UNAVAILABLE"],
+});
+resources.openapi(create, async (c) => {
+  const body = valid(c, "json", CreateResourceBody);
   const idempotency = await idempotencyOf(c, "POST /resources", body);
   // Without an explicit id, a retried create must reach the same object as
   // the first attempt, so the id is derived from the idempotency key.
@@ -46,8 +60,15 @@ resources.post("/", async (c) => {
 });
 
 /** The registry from D1 (may lag the objects by seconds), ordered by id, with an opaque cursor. */
-resources.get("/", async (c) => {
-  const query = readQuery(c, ListResourcesQuery);
+const list = at({
+  method: "get",
+  path: "/",
+  summary: "List resources (may lag by seconds)",
+  query: ListResourcesQuery,
+  ok: { 200: { description: "A page, ordered by id.", body: B.ResourcePage } },
+});
+resources.openapi(list, async (c) => {
+  const query = valid(c, "query", ListResourcesQuery);
   const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const page = await listResources(c.env.DB, { type: query.type, state: query.state, afterId, limit: query.limit });
   return c.json({
@@ -56,32 +77,55 @@ resources.get("/", async (c) => {
   });
 });
 
-resources.get("/:id", async (c) => {
-  const found = await resourceStub(c.env, knownResourceId(c.req.param("id"))).get();
+const get = at({
+  method: "get",
+  path: "/{id}",
+  summary: "Get a resource (authoritative)",
+  ok: { 200: one("The resource.") },
+  errors: OBJECT,
+});
+resources.openapi(get, async (c) => {
+  const found = await resourceStub(c.env, knownResourceId(pathParam(c, "id"))).get();
   if (!found) throw resourceNotFound();
   return c.json(resourceJson(found.state, found.waitingListLength), 200, { ETag: `"${found.state.version}"` });
 });
 
 /** Changes rules and metadata; `If-Match: "<version>"` makes it conditional (412 when stale). */
-resources.patch("/:id", async (c) => {
-  const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
-  const body = await readJson(c, UpdateResourceBody);
-  const ifMatchHeader = c.req.header("If-Match");
-  const ifMatch = ifMatchHeader === undefined ? undefined : parseWith(IfMatch, ifMatchHeader, "header.If-Match");
+const update = at({
+  method: "patch",
+  path: "/{id}",
+  summary: "Change rules or metadata",
+  description: "Lowering capacity below confirmed + held is a 409 INVALID_STATE and changes nothing.",
+  body: UpdateResourceBody,
+  ifMatch: true,
+  ok: { 200: one("The changed resource.") },
+  errors: [...OBJECT, "INVALID_STATE"],
+});
+resources.openapi(update, async (c) => {
+  const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
+  const body = valid(c, "json", UpdateResourceBody);
+  const ifMatch = valid(c, "header", IfMatchHeader)["If-Match"];
   return sendReply(c, await stub.update({ patch: resourceFieldsOf(body), ifMatch, ...callerOf(c) }));
 });
 
-resources.post("/:id/close", async (c) => {
-  await readNoBody(c);
-  const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
+/** Closing and reopening: no body, idempotent, the resource back. */
+const toggle = (path: string, summary: string, done: string) =>
+  at({ method: "post", path, summary, body: "none", ok: { 200: one(done) }, errors: OBJECT });
+
+const close = toggle("/{id}/close", "Close a resource (idempotent)", "The closed resource.");
+resources.openapi(close, async (c) => {
+  const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
   return sendReply(c, await stub.close(callerOf(c)));
 });
 
-resources.post("/:id/reopen", async (c) => {
-  await readNoBody(c);
-  const stub = resourceStub(c.env, knownResourceId(c.req.param("id")));
+const reopen = toggle("/{id}/reopen", "Reopen a resource (idempotent)", "The open resource.");
+resources.openapi(reopen, async (c) => {
+  const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
   return sendReply(c, await stub.reopen(callerOf(c)));
 });
+
+/** The validated `If-Match` header (route-spec.ts declares it for `ifMatch` routes). */
+const IfMatchHeader = z.object({ "If-Match": IfMatch.optional() });
 
 /** A path id that cannot name a resource is answered like an unknown one, without asking any object. */
 export function knownResourceId(id: string): string {

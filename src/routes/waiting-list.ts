@@ -1,23 +1,46 @@
-import { Hono } from "hono";
 import { config } from "../config";
+import type { ErrorCode } from "../domain/errors";
 import { ownerOf } from "../domain/ids";
 import { requireRole } from "../http/auth";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { idempotencyOf, sendReply } from "../http/idempotency";
+import { RESPONSE_BODIES as B } from "../http/responses";
+import { pathParam, type RouteSpec, route, routesApp, valid } from "../http/route-spec";
 import { JoinWaitingListBody, LeaveWaitingListBody } from "../http/schemas";
-import type { AppEnv } from "../http/types";
-import { readJson, readNoBody } from "../http/validate";
 import { callbackTargetProblem } from "../lib/callback-target";
 import { resourceStub } from "../resource-object/address";
 import { waitingEntryJson } from "../wire/render";
 
 /** The waiting list: joining earns a notification, in strict server order, when capacity frees up. */
-export const waitingList = new Hono<AppEnv>();
+export const waitingList = routesApp();
 waitingList.use(requireRole("admin", "client"));
 
-waitingList.post("/join", async (c) => {
-  const body = await readJson(c, JoinWaitingListBody);
+const OBJECT: ErrorCode[] = ["NOT_FOUND", "UNAVAILABLE"];
+const at = (r: Omit<RouteSpec, "tag" | "access">) =>
+  route("/waiting-list", { ...r, tag: "Waiting list", access: "client" });
+const left = { 200: { description: "Left (status LEFT).", body: B.WaitingListEntry } };
+
+const join = at({
+  method: "post",
+  path: "/join",
+  summary: "Join a resource's waiting list",
+  description:
+    "A quantity above the resource's capacity or max_quantity_per_reservation could never book: 400 VALIDATION_ERROR (details[].field quantity). callback_url must be https on a public host (else 400, issue unsafe_target). A notification is an offer, not a hold: it counts only while its places exist and lapses at offer_expires_at (waiting_list_offer_ttl_seconds after it was made); the entry is then EXPIRED and may join again.",
+  body: JoinWaitingListBody,
+  idempotent: true,
+  ok: {
+    201: {
+      description: "Joined: WAITING, or NOTIFIED when places were free (notified in the same step).",
+      body: B.WaitingListEntry,
+      headers: ["Location"],
+    },
+    200: { description: "Already waiting or notified: the existing entry.", body: B.WaitingListEntry },
+  },
+  errors: [...OBJECT, "INVALID_STATE"],
+});
+waitingList.openapi(join, async (c) => {
+  const body = valid(c, "json", JoinWaitingListBody);
   const unsafe = body.callback_url && callbackTargetProblem(body.callback_url, config(c.env).ALLOW_PRIVATE_CALLBACKS);
   if (unsafe) {
     throw new AppError("VALIDATION_ERROR", `callback_url: ${unsafe}`, [
@@ -35,21 +58,43 @@ waitingList.post("/join", async (c) => {
   return sendReply(c, reply);
 });
 
-waitingList.delete("/leave", async (c) => {
-  const { entry_id } = await readJson(c, LeaveWaitingListBody);
+const leave = at({
+  method: "delete",
+  path: "/leave",
+  summary: "Leave the waiting list, the entry id in the body",
+  body: LeaveWaitingListBody,
+  ok: left,
+  errors: OBJECT,
+});
+waitingList.openapi(leave, async (c) => {
+  const { entry_id } = valid(c, "json", LeaveWaitingListBody);
   return sendReply(c, await owner(c.env, entry_id).leave({ entryId: entry_id, ...callerOf(c) }));
 });
 
-waitingList.get("/:id", async (c) => {
-  const id = c.req.param("id");
+const get = at({
+  method: "get",
+  path: "/{id}",
+  summary: "Get a waiting-list entry and its position",
+  ok: { 200: { description: "The entry.", body: B.WaitingListEntry } },
+  errors: OBJECT,
+});
+waitingList.openapi(get, async (c) => {
+  const id = pathParam(c, "id");
   const entry = await owner(c.env, id).getWaitingEntry(id);
   if (!entry) throw entryNotFound();
   return c.json(waitingEntryJson(entry));
 });
 
-waitingList.delete("/:id", async (c) => {
-  await readNoBody(c);
-  const id = c.req.param("id");
+const remove = at({
+  method: "delete",
+  path: "/{id}",
+  summary: "Leave the waiting list",
+  body: "none",
+  ok: left,
+  errors: OBJECT,
+});
+waitingList.openapi(remove, async (c) => {
+  const id = pathParam(c, "id");
   return sendReply(c, await owner(c.env, id).leave({ entryId: id, ...callerOf(c) }));
 });
 

@@ -1,11 +1,11 @@
 import { registerSchema, validate } from "@hyperjump/json-schema/openapi-3-1";
 import { describe, expect, it } from "vitest";
-import type { z } from "zod";
 import { createApp } from "../../src/app";
-import { RESPONSE_BODIES } from "../../src/http/openapi-components";
+import { ERROR_STATUS } from "../../src/domain/errors";
 import { CreateReservationBody } from "../../src/http/schemas";
 import { DOCS_ASSETS, DOCS_CSP } from "../../src/routes/docs";
 import { call, reserve } from "../helpers";
+import { expectDocumented, openApiDoc } from "../support/documented";
 
 type Doc = Record<string, any>;
 
@@ -13,8 +13,18 @@ async function getDoc(): Promise<Doc> {
   const res = await call("GET", "/openapi.json", { auth: null });
   expect(res.status).toBe(200);
   expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
+  expect(res.headers.get("Cache-Control")).toBe("no-cache");
   return res.json();
 }
+
+/** The schema of a response, through its $refs. */
+function responseSchema(doc: Doc, path: string, method: string, status: string): Doc {
+  const response = response$(doc, doc.paths[path][method].responses[status]);
+  return resolve(doc, response.content["application/json"].schema.$ref) as Doc;
+}
+
+/** A response object, through its $ref. */
+const response$ = (doc: Doc, r: Doc): Doc => (r.$ref ? (resolve(doc, r.$ref) as Doc) : r);
 
 function resolve(doc: Doc, ref: string): unknown {
   return ref
@@ -53,6 +63,12 @@ describe("GET /openapi.json", () => {
     for (const route of ["GET /health", "GET /openapi.json", "GET /docs", "DELETE /waiting-list/leave"]) {
       expect(documented(doc)).toContain(route);
     }
+    // route() was told where its file is mounted: the operationId it made names the served path.
+    for (const route of documented(doc)) {
+      const [method = "", path = ""] = route.split(" ");
+      const words = path.split(/[^A-Za-z0-9]+/).map((w) => w.charAt(0).toUpperCase() + w.slice(1));
+      expect(doc.paths[path][method.toLowerCase()].operationId, route).toBe(method.toLowerCase() + words.join(""));
+    }
   });
 
   it("marks public routes as needing no key and the others as bearer", async () => {
@@ -73,7 +89,7 @@ describe("GET /openapi.json", () => {
     expect(error.required).toEqual(["error"]);
     expect(error.properties.error.required).toEqual(["code", "message", "request_id"]);
     expect(error.properties.error.properties.code.enum).toContain("IDEMPOTENCY_KEY_REUSED");
-    expect(error.properties.status).toMatchObject({ const: "REJECTED" });
+    expect(error.properties.status).toMatchObject({ enum: ["REJECTED"] });
     const statuses = (method: string, path: string): string[] => Object.keys(doc.paths[path][method].responses);
     const all = new Set(
       documented(doc).flatMap((route) => {
@@ -99,18 +115,59 @@ describe("GET /openapi.json", () => {
     ] as const) {
       expect(statuses(method, path), path).toEqual(expect.arrayContaining(["429", "503"]));
     }
-    const notFound = resolve(doc, doc.paths["/availability"].get.responses["404"].$ref) as Doc;
+    const notFound = response$(doc, doc.paths["/availability"].get.responses["404"]);
     expect(Object.keys(notFound.headers)).toContain("Cache-Control");
-    const refusal = resolve(doc, doc.paths["/reservations"].post.responses["409"].$ref) as Doc;
-    expect(refusal.content["application/json"].schema.allOf[1].properties.error.properties.code.enum).toEqual([
+    const refusal = responseSchema(doc, "/reservations", "post", "409");
+    expect(refusal.properties.error.properties.code.enum).toEqual([
       "RESOURCE_FULL",
       "RESOURCE_CLOSED",
       "INVALID_STATE",
     ]);
+    // Each error response lists exactly the codes of its status, and 429/503 announce Retry-After.
+    for (const route of documented(doc)) {
+      const [method = "", path = ""] = route.split(" ");
+      for (const [status, response] of Object.entries(doc.paths[path][method.toLowerCase()].responses as Doc)) {
+        if (Number(status) < 400) continue;
+        const codes = responseSchema(doc, path, method.toLowerCase(), status).properties.error.properties.code.enum;
+        for (const code of codes)
+          expect(ERROR_STATUS[code as keyof typeof ERROR_STATUS], `${route} ${code}`).toBe(Number(status));
+        if (status === "429" || status === "503") {
+          expect(Object.keys(response$(doc, response).headers), route).toContain("Retry-After");
+        }
+      }
+    }
     const params = (path: string, method: string) =>
       doc.paths[path][method].parameters.map((p: Doc) => ((p.$ref ? resolve(doc, p.$ref) : p) as Doc).name);
-    expect(params("/reservations", "post")).toEqual(["Idempotency-Key", "X-Request-Id"]);
-    expect(params("/resources/{id}", "patch")).toEqual(["id", "If-Match", "X-Request-Id"]);
+    expect(params("/reservations", "post")).toEqual(["X-Request-Id", "Idempotency-Key"]);
+    expect(params("/resources/{id}", "patch")).toEqual(["X-Request-Id", "id", "If-Match"]);
+    const key = doc.paths["/reservations"].post.parameters.find((p: Doc) => p.name === "Idempotency-Key");
+    expect(key.description).toMatch(/scoped to the caller, the route and the resource/);
+  });
+
+  it("states what the server enforces beyond the schemas' types", async () => {
+    const doc = await getDoc();
+    const S = doc.components.schemas;
+    expect(doc.info.description).toMatch(/64 KiB/);
+    expect(doc.info.description).toMatch(/5 MiB/);
+    expect(S.JoinWaitingListBody.properties.callback_url.pattern).toBe("^[Hh][Tt][Tt][Pp][Ss]://");
+    const ids = doc.paths["/availability"].get.parameters.find((p: Doc) => p.name === "resource_ids");
+    expect(ids.schema.description).toMatch(/at most 100/);
+    // metadata: an object with any properties (generators type it Record<string, unknown>).
+    for (const name of ["CreateReservationBody", "CreateResourceBody", "UpdateResourceBody"]) {
+      expect(S[name].properties.metadata, name).toMatchObject({ type: "object", additionalProperties: {} });
+    }
+    // A field with a default is optional to send.
+    expect(S.CreateResourceBody.required.sort()).toEqual(["capacity", "type"]);
+    expect(S.JoinWaitingListBody.required.sort()).toEqual(["client_id", "resource_id"]);
+    const imported = doc.paths["/admin/resources/import"].post.requestBody;
+    expect(Object.keys(imported.content)).toEqual(["text/csv"]);
+    const exported = doc.paths["/admin/reservations/export"].get.responses["200"];
+    expect(Object.keys(exported.content).sort()).toEqual(["application/x-ndjson", "text/csv"]);
+    expect(Object.keys(exported.headers)).toContain("Content-Disposition");
+    expect(Object.keys(doc.paths["/resources/{id}"].get.responses["200"].headers)).toContain("ETag");
+    expect(Object.keys(doc.paths["/reservations"].post.responses["201"].headers)).toEqual(
+      expect.arrayContaining(["Location", "Idempotent-Replayed"]),
+    );
   });
 
   it("describes request bodies and queries exactly as the zod schemas validate them", async () => {
@@ -151,32 +208,73 @@ describe("GET /openapi.json", () => {
     }
   });
 
-  it("describes the bodies the routes really answer with", async () => {
-    const parse = async <S extends z.ZodType>(schema: S, res: Response, status: number) => {
-      expect(res.status).toBe(status);
-      const result = schema.safeParse(await res.json());
-      expect(result.error?.issues ?? []).toEqual([]);
-    };
-    const B = RESPONSE_BODIES;
-    const created = await call("POST", "/resources", {
+  it("describes the responses the routes really give: status, headers and body", async () => {
+    const checked = async (method: string, path: string, options: Parameters<typeof call>[2] = {}) =>
+      expectDocumented(method, path, await call(method, path, options));
+    const created = await checked("POST", "/resources", {
       body: { type: "session", capacity: 5, waiting_list_enabled: true },
+      headers: { "Idempotency-Key": "openapi-create-1" },
     });
-    const { id } = (await created.clone().json()) as { id: string };
-    await parse(B.Resource, created, 201);
-    await parse(B.Reservation, await reserve(id, { hold: true }), 201);
-    await parse(B.Error, await reserve(id, { quantity: 99 }), 409);
-    await parse(B.Error, await call("GET", "/reservations/nope"), 404);
-    await parse(B.Error, await call("GET", "/resources", { auth: null }), 401);
-    const joined = await call("POST", "/waiting-list/join", { body: { resource_id: id, client_id: "w" } });
-    await parse(B.WaitingListEntry, joined, 201);
-    await parse(B.Availability, await call("GET", `/availability?resource_id=${id}`, { auth: null }), 200);
-    await parse(B.ResourcePage, await call("GET", "/resources?limit=2"), 200);
-    await parse(B.TimelinePage, await call("GET", `/admin/resources/${id}/timeline`), 200);
-    await parse(B.Maintenance, await call("GET", "/admin/maintenance"), 200);
-    await parse(B.ApiKeyCreated, await call("POST", "/admin/api-keys", { body: { name: "k", role: "client" } }), 201);
-    await parse(B.ApiKeyList, await call("GET", "/admin/api-keys"), 200);
-    await parse(B.AuditPage, await call("GET", "/admin/audit"), 200); // the key just issued, at least
-    await parse(B.Health, await call("GET", "/health", { auth: null }), 200);
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const replay = await checked("POST", "/resources", {
+      body: { type: "session", capacity: 5, waiting_list_enabled: true },
+      headers: { "Idempotency-Key": "openapi-create-1" },
+    });
+    expect(replay.headers.get("Idempotent-Replayed")).toBe("true");
+    const held = await expectDocumented("POST", "/reservations", await reserve(id, { hold: true }));
+    expect(held.status).toBe(201);
+    const hold = (await held.json()) as { id: string };
+    expect((await expectDocumented("POST", "/reservations", await reserve(id, { quantity: 99 }))).status).toBe(409);
+    expect((await checked("POST", `/reservations/${hold.id}/confirm`)).status).toBe(200);
+    expect((await checked("GET", `/reservations/${hold.id}`)).status).toBe(200);
+    expect((await checked("POST", `/reservations/${hold.id}/check-in`)).status).toBe(200);
+    expect((await checked("POST", `/reservations/${hold.id}/cancel`)).status).toBe(409);
+    expect((await checked("GET", "/reservations/nope")).status).toBe(404);
+    expect((await checked("GET", "/resources", { auth: null })).status).toBe(401);
+    expect(
+      (await checked("POST", "/reservations", { raw: "{", headers: { "Content-Type": "application/json" } })).status,
+    ).toBe(400);
+    expect(
+      (await checked("POST", "/reservations", { raw: "x", headers: { "Content-Type": "text/plain" } })).status,
+    ).toBe(415);
+    expect(
+      (await checked("POST", "/reservations", { body: { resource_id: id, client_id: "a", nope: 1 } })).status,
+    ).toBe(400);
+    expect(
+      (
+        await checked("POST", "/reservations", {
+          raw: "x".repeat(70_000),
+          headers: { "Content-Type": "application/json" },
+        })
+      ).status,
+    ).toBe(413);
+    expect(
+      (await checked("PATCH", `/resources/${id}`, { body: { capacity: 6 }, headers: { "If-Match": '"999"' } })).status,
+    ).toBe(412);
+    expect(
+      (await checked("PATCH", `/resources/${id}`, { body: { capacity: 6 }, headers: { "If-Match": "nope" } })).status,
+    ).toBe(400);
+    expect((await checked("GET", `/resources/${id}`)).status).toBe(200);
+    const joined = await checked("POST", "/waiting-list/join", { body: { resource_id: id, client_id: "w" } });
+    expect(joined.status).toBe(201);
+    expect((await checked("GET", `/availability?resource_id=${id}`, { auth: null })).status).toBe(200);
+    expect((await checked("GET", `/availability?resource_ids=${id},nope`, { auth: null })).status).toBe(200);
+    expect((await checked("GET", "/availability?resource_id=nope", { auth: null })).status).toBe(404);
+    expect((await checked("GET", "/availability", { auth: null })).status).toBe(400);
+    expect((await checked("GET", "/resources?limit=2")).status).toBe(200);
+    expect((await checked("GET", `/admin/resources/${id}/timeline`)).status).toBe(200);
+    expect((await checked("GET", "/admin/maintenance")).status).toBe(200);
+    expect((await checked("POST", "/admin/api-keys", { body: { name: "k", role: "client" } })).status).toBe(201);
+    expect((await checked("GET", "/admin/api-keys")).status).toBe(200);
+    expect((await checked("GET", "/admin/audit")).status).toBe(200);
+    expect((await checked("GET", "/admin/reservations/export?format=csv")).status).toBe(200);
+    expect((await checked("GET", "/health", { auth: null })).status).toBe(200);
+    expect((await checked("GET", "/openapi.json", { auth: null })).status).toBe(200);
+  });
+
+  it("is the document the test helper checks against", async () => {
+    expect(await getDoc()).toEqual(openApiDoc());
   });
 });
 

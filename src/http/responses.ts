@@ -1,0 +1,237 @@
+/**
+ * The response bodies the routes declare (route-spec.ts puts them in the
+ * OpenAPI document under their names). They mirror render.ts; the
+ * integration tests validate real responses against the document, so they
+ * cannot drift unnoticed.
+ */
+import { z } from "zod";
+import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+// ---- response bodies (output) --------------------------------------------
+
+const time = z.iso.datetime();
+const json = z.record(z.string(), z.unknown());
+const page = <T extends z.ZodType>(item: T) =>
+  z.strictObject({ items: z.array(item), next_cursor: z.string().nullable() });
+
+/** The one error body, with `code` narrowed to `codes` (each response lists the codes it can carry). */
+function errorBody(codes: [ErrorCode, ...ErrorCode[]]) {
+  return z.strictObject({
+    error: z.strictObject({
+      code: z.enum(codes),
+      message: z.string(),
+      details: z
+        .array(z.strictObject({ field: z.string(), issue: z.string() }))
+        .optional()
+        .describe("One entry per problem: the field (body fields by name; query.x, header.X) and the issue."),
+      request_id: z.string(),
+    }),
+    status: z.literal("REJECTED").optional().describe("Set on a reservation decision that went against the caller."),
+  });
+}
+
+export const ErrorBody = errorBody(ERROR_CODES);
+
+/** The error bodies the routes name, one per set of codes (api-document.ts registers them). */
+export const NARROWED_ERROR_BODIES = new Map<string, z.ZodType>();
+/** The component name of the error body for these codes. */
+export function errorBodyId(codes: [ErrorCode, ...ErrorCode[]]): string {
+  const id = `Error_${codes.join("_or_")}`;
+  if (!NARROWED_ERROR_BODIES.has(id)) NARROWED_ERROR_BODIES.set(id, errorBody(codes));
+  return id;
+}
+
+export const Resource = z
+  .strictObject({
+    id: z.string(),
+    type: z.string(),
+    state: z.enum(["OPEN", "CLOSED"]),
+    capacity: z.int(),
+    confirmed: z.int(),
+    held: z.int(),
+    remaining: z.int().describe("capacity - confirmed - held, never negative"),
+    waiting_list_enabled: z.boolean(),
+    waiting_list_length: z.int(),
+    booking_opens_at: time.nullable(),
+    booking_closes_at: time.nullable(),
+    max_quantity_per_reservation: z.int().nullable(),
+    hold_ttl_seconds: z.int(),
+    waiting_list_offer_ttl_seconds: z.int().describe("Seconds a waiting-list offer lasts before it lapses"),
+    metadata: json,
+    version: z.int().describe("Increases on every change of the resource's state"),
+    rules_version: z.int().describe("Increases only when a rule changes"),
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({ id: "Resource" });
+
+export const Reservation = z
+  .strictObject({
+    id: z.string(),
+    resource_id: z.string(),
+    client_id: z.string(),
+    quantity: z.int(),
+    status: z.enum(["HELD", "CONFIRMED", "CHECKED_IN", "CANCELLED", "EXPIRED"]),
+    server_timestamp: time,
+    server_seq: z.int().describe("The resource's own strictly increasing sequence number"),
+    expires_at: time.nullable(),
+    rules_version: z.int(),
+    metadata: json,
+    cancelled_at: time.nullable(),
+    expired_at: time.nullable(),
+    checked_in_at: time.nullable(),
+  })
+  .meta({ id: "Reservation" });
+
+export const WaitingListEntry = z
+  .strictObject({
+    id: z.string(),
+    resource_id: z.string(),
+    client_id: z.string(),
+    quantity: z.int(),
+    status: z.enum(["WAITING", "NOTIFIED", "FULFILLED", "LEFT", "EXPIRED"]),
+    position: z.int().nullable().describe("1 = next; null once no longer waiting"),
+    joined_at: time,
+    server_seq: z.int(),
+    callback_url: z.string().nullable(),
+    notified_at: time.nullable(),
+    offer_expires_at: time
+      .nullable()
+      .describe("When the entry's offer lapses (it becomes EXPIRED and may join again); set once NOTIFIED"),
+    left_at: time.nullable(),
+    expired_at: time.nullable(),
+  })
+  .meta({ id: "WaitingListEntry" });
+
+export const Availability = z
+  .strictObject({
+    resource_id: z.string(),
+    state: z.enum(["OPEN", "CLOSED"]),
+    capacity: z.int(),
+    remaining: z.int(),
+    waiting_list_enabled: z.boolean(),
+    version: z.int(),
+    as_of: time,
+  })
+  .meta({ id: "Availability" });
+
+const TimelineItem = z.strictObject({
+  seq: z.int(),
+  server_timestamp: time,
+  type: z.string(),
+  request_id: z.string(),
+  client_id: z.string().nullable(),
+  quantity: z.int().nullable(),
+  outcome: z.enum(["ACCEPTED", "REJECTED"]),
+  code: z.string().nullable(),
+  reason: z.string(),
+  detail: json,
+  version_before: z.int(),
+  version_after: z.int(),
+  rules_version: z.int(),
+  /** Worker received → object decided, ms; null for decisions the engine made itself. */
+  latency_ms: z.int().nullable(),
+});
+
+const ApiKey = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum(["admin", "client"]),
+    created_at: time,
+    last_used_at: time.nullable(),
+    revoked_at: time.nullable(),
+  })
+  .meta({ id: "ApiKey" });
+
+const AuditEntry = z.strictObject({
+  id: z.int().describe("Order of arrival in the log; the cursor pages backwards by it"),
+  time: time.describe("When the action was decided"),
+  action: z
+    .string()
+    .describe(
+      "resource.create|update|close|reopen, resource.import, api_key.issue, api_key.revoke, maintenance.update",
+    ),
+  route: z.string().describe('The request\'s route, e.g. "PATCH /resources/{id}"'),
+  resource_id: z.string().nullable(),
+  outcome: z.enum(["ACCEPTED", "REJECTED"]),
+  reason: z.string(),
+  key_id: z.string().nullable().describe('The API key\'s id, or "admin" for the ADMIN_TOKEN'),
+  request_id: z.string(),
+  before: json.nullable().describe("As the API showed it before; never a secret"),
+  after: json.nullable().describe("As the API shows it after (an import: its counts); never a secret"),
+});
+
+const ImportFailure = z.strictObject({
+  line: z.int(),
+  error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+const ReconciliationRun = z
+  .strictObject({
+    id: z.int(),
+    trigger: z.enum(["scheduled", "api"]),
+    status: z.enum(["running", "completed", "failed"]),
+    started_at: time,
+    finished_at: time.nullable(),
+    resources_checked: z.int(),
+    gaps_found: z.int(),
+    gaps_repaired: z.int(),
+    decisions_repaired: z.int().describe("Decisions that were missing from the history and were written"),
+    disagreements: z.array(
+      z.strictObject({
+        resource_id: z.string(),
+        d1_last_seq: z.int(),
+        missing: z.array(
+          z.strictObject({
+            from: z.int(),
+            to: z.int(),
+            repaired: z.int().describe("Decisions of this gap the history really lacked, now written"),
+          }),
+        ),
+        error: z.string().optional().describe("The object could not be asked; the next run tries again"),
+      }),
+    ),
+    error: z.string().nullable(),
+  })
+  .meta({ id: "ReconciliationRun" });
+
+/** Every response body the document names, by component name. */
+const BODIES = {
+  Error: ErrorBody,
+  Health: z.strictObject({ status: z.literal("ok") }),
+  Ready: z.strictObject({ status: z.literal("ready"), checks: z.record(z.string(), z.literal("ok")) }),
+  Resource,
+  ResourcePage: page(Resource),
+  Reservation,
+  WaitingListEntry,
+  Availability,
+  AvailabilityList: z.strictObject({ items: z.array(Availability) }),
+  TimelinePage: z.strictObject({ items: z.array(TimelineItem), next_after_seq: z.int().nullable() }),
+  AuditPage: page(AuditEntry),
+  DeadLetterPage: page(json.describe("A webhook event whose delivery gave up")),
+  ImportResult: z.strictObject({
+    dry_run: z.literal(true).optional(),
+    valid: z.int().optional().describe("Dry run only: lines that would be imported"),
+    created: z.int(),
+    unchanged: z.int(),
+    failed: z.array(ImportFailure),
+  }),
+  ApiKey,
+  ApiKeyCreated: ApiKey.extend({ key: z.string().describe("The plaintext key, shown only in this response") }),
+  ApiKeyList: z.strictObject({ items: z.array(ApiKey) }),
+  Maintenance: z.strictObject({ enabled: z.boolean(), message: z.string().nullable(), updated_at: time.nullable() }),
+  ReconciliationRun,
+  ReconciliationStatus: z.strictObject({
+    last_run: ReconciliationRun.nullable(),
+    history_dead_letters_open: z.int(),
+  }),
+  Analytics: json.describe("Reservations, rejections, cancellations and expired holds per day; utilization per type"),
+} satisfies Record<string, z.ZodType>;
+
+/** The bodies, each named (`meta.id`) so the document shares it as `#/components/schemas/<name>`. */
+export const RESPONSE_BODIES = Object.fromEntries(
+  Object.entries(BODIES).map(([name, schema]) => [name, schema.meta()?.id ? schema : schema.meta({ id: name })]),
+) as typeof BODIES;
