@@ -185,6 +185,8 @@ const mf = new Miniflare({
   defaultPersistRoot: persistRoot,
   cf: false, // no internet here: do not fetch the `Request.cf` template
   logRequests: false, // production does not log every request
+  // GET /cdn-cgi/handler/scheduled runs the cron handler (reconcile, then export), as under `wrangler dev`.
+  unsafeTriggerHandlers: true,
   log: new Log(LogLevel.WARN),
 });
 
@@ -221,7 +223,7 @@ console.log(
   `serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}${args["no-rate-limits"] ? "; RATE_LIMITS_ENABLED=false" : ""}${args["no-assets"] ? "; no static assets" : ""}`,
 );
 console.log(`serve: ADMIN_TOKEN (${source}): ${token}`);
-console.log(`serve: ready on ${url}  (try: curl ${url}/health)`);
+console.log(`serve: ready on ${url}  (try: curl ${url}/health; the hourly job: curl ${url}/cdn-cgi/handler/scheduled)`);
 
 if (process.send) {
   const d1ReaderUrl = (await mf.unsafeGetDirectURL(D1_READER.name)).toString();
