@@ -1,5 +1,8 @@
 // @ts-check
-// Ad-hoc: no-op RPC to 1 object vs spread over N objects (workerd's per-object floor).
+// Probe: the no-op RPC on 1 object, then spread over 1,000 (cold, then warm),
+// twice: workerd's own cost of spreading over objects, before any storage
+// (bench/RESULTS.md). Temporarily making ping() write one row gives the
+// per-object commit floor quoted there.
 import path from "node:path";
 import { adminHeaders } from "./lib/api.mjs";
 import { runLoad } from "./lib/load.mjs";

@@ -1,5 +1,8 @@
 // @ts-check
-// Ad-hoc: spread over N resources, for N in argv, two runs each (cold, then warm).
+// Probe: reservations spread over N resources (N from the arguments, e.g.
+// `node bench/probe-spread.mjs 1 10 100 1000`), three 5 s runs each on one
+// fresh `npm run serve`: how throughput falls as commits spread over more
+// objects (bench/RESULTS.md, "Why spread stays under 0.8x hot").
 import path from "node:path";
 import { createResources, MAX_CAPACITY } from "./lib/api.mjs";
 import { reservePicked } from "./lib/bookings.mjs";
