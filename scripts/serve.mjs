@@ -9,14 +9,6 @@
 // Flags: --port <n> (8787)  --persist-to <dir> (.wrangler/serve-state)
 //        --bench-routes (BENCH_ROUTES=true: GET /__bench/noop-rpc)
 //        --no-rate-limits (RATE_LIMITS_ENABLED=false, so that one load generator is not throttled)
-//        --no-assets (serve no static assets: GET /docs loads no Swagger UI; see below)
-//
-// Why --no-assets exists (the benchmarks use it): with wrangler.toml's [assets],
-// Miniflare puts its asset router, a Worker of its own in the same workerd
-// thread, in front of every request, and that hop alone halved a hot
-// resource's throughput on a 2-core machine (bench/RESULTS.md). On Cloudflare
-// the asset check happens before the Worker runs and costs it nothing, so
-// the engine is measured without it.
 //
 // State is persisted in the same layout as `wrangler dev --persist-to <dir>`
 // (<dir>/v3/...), and the D1 migrations are applied to it before serving, in
@@ -47,7 +39,6 @@ const { values: args } = parseArgs({
     "persist-to": { type: "string", default: ".wrangler/serve-state" },
     "bench-routes": { type: "boolean", default: false },
     "no-rate-limits": { type: "boolean", default: false },
-    "no-assets": { type: "boolean", default: false },
   },
 });
 const port = Number(args.port);
@@ -164,9 +155,8 @@ const D1_READER = {
 };
 
 const { token, source } = adminToken();
-const { assets, ...withoutAssets } = workerOptions;
 const app = {
-  ...(args["no-assets"] ? withoutAssets : { ...withoutAssets, assets }),
+  ...workerOptions,
   name: config.name,
   modules: true,
   scriptPath: path.join(bundleDir, "index.js"),
@@ -220,7 +210,7 @@ try {
 
 console.log(`serve: D1 migrations applied now: ${applied?.length ? applied.join(", ") : "none pending"}`);
 console.log(
-  `serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}${args["no-rate-limits"] ? "; RATE_LIMITS_ENABLED=false" : ""}${args["no-assets"] ? "; no static assets" : ""}`,
+  `serve: state in ${persistRoot}; BENCH_ROUTES=${args["bench-routes"]}${args["no-rate-limits"] ? "; RATE_LIMITS_ENABLED=false" : ""}`,
 );
 console.log(`serve: ADMIN_TOKEN (${source}): ${token}`);
 console.log(`serve: ready on ${url}  (try: curl ${url}/health; the hourly job: curl ${url}/cdn-cgi/handler/scheduled)`);

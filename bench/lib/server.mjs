@@ -101,8 +101,7 @@ async function startServe(stateDir, log) {
   const serve = path.join(ROOT, "scripts", "serve.mjs");
   const child = spawnLogged(
     process.execPath,
-    // No static assets: Miniflare's asset router in front of every request is a local cost only (serve.mjs).
-    [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes", "--no-rate-limits", "--no-assets"],
+    [serve, "--port", "0", "--persist-to", stateDir, "--bench-routes", "--no-rate-limits"],
     log,
     {
       stdio: ["ignore", log, log, "ipc"],

@@ -2,9 +2,10 @@
  * The API's own reference, public: `GET /openapi.json` (OpenAPI 3.1, built
  * from the zod schemas that validate requests) and `GET /docs`, Swagger UI on
  * that document. The page is this small HTML shell; Swagger UI's script and
- * style and the script that starts it are static assets of this Worker under
- * /docs/ (public/, wrangler.toml [assets]; docs/decisions.md, 45), so the page
- * works offline and loads nothing from another host. Its
+ * style and the script that starts it are files this Worker serves under
+ * /docs/ (docs-ui/, generated from swagger-ui-dist at build time;
+ * docs/decisions.md, 45), so the page works offline and loads nothing from
+ * another host. Its
  * Content-Security-Policy allows only same-origin scripts, styles and
  * requests: no inline script or style, no eval.
  */
@@ -13,6 +14,7 @@ import { z } from "zod";
 import { type ApiDocument, apiDocument } from "../http/api-document";
 import { type RouteSpec, route, routesApp } from "../http/route-spec";
 import type { AppEnv } from "../http/types";
+import { DOCS_INIT, SWAGGER_UI_BUNDLE, SWAGGER_UI_CSS, SWAGGER_UI_LICENSE } from "./docs-ui/files.generated";
 
 type OpenApi = ApiDocument;
 
@@ -66,8 +68,28 @@ export function reference(app: OpenAPIHono<AppEnv>): OpenAPIHono<AppEnv> {
       "Cache-Control": "no-cache",
     }),
   );
+  // The page's files: not API routes (undocumented on purpose), the same for every request.
+  for (const [path, file] of Object.entries(DOCS_FILES)) {
+    routes.get(path, (c) =>
+      c.body(file.body, 200, {
+        "Content-Type": file.type,
+        "Cache-Control": "public, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        // Should a file ever be opened as a document, it may load and run nothing.
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+      }),
+    );
+  }
   return routes;
 }
+
+/** The files the page loads, and Swagger UI's licence, by path. */
+const DOCS_FILES: Record<string, { body: string; type: string }> = {
+  "/docs/swagger-ui/swagger-ui.css": { body: SWAGGER_UI_CSS, type: "text/css; charset=utf-8" },
+  "/docs/swagger-ui/swagger-ui-bundle.js": { body: SWAGGER_UI_BUNDLE, type: "text/javascript; charset=utf-8" },
+  "/docs/init.js": { body: DOCS_INIT, type: "text/javascript; charset=utf-8" },
+  "/docs/swagger-ui/LICENSE": { body: SWAGGER_UI_LICENSE, type: "text/plain; charset=utf-8" },
+};
 
 /** What the page may load and run: files and requests of this origin (the icons of Swagger UI's style are data: URLs). */
 export const DOCS_CSP = [
@@ -81,7 +103,7 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-/** The static assets the page loads (public/docs/; swagger-ui/ is copied from node_modules at build time). */
+/** The files the page loads, in the order of the page (served above). */
 export const DOCS_ASSETS = [
   "/docs/swagger-ui/swagger-ui.css",
   "/docs/swagger-ui/swagger-ui-bundle.js",

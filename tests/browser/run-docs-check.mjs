@@ -213,7 +213,7 @@ async function checkPage(page, { base, operations }) {
   const asset = await fetch(`${base}/docs/swagger-ui/swagger-ui-bundle.js`);
   await asset.arrayBuffer();
   check(
-    "Swagger UI's bundle is a static asset with the headers of public/_headers",
+    "Swagger UI's bundle is served by the Worker, as script, with nosniff and a locked-down policy",
     asset.status === 200 &&
       /javascript/.test(asset.headers.get("content-type") ?? "") &&
       asset.headers.get("x-content-type-options") === "nosniff" &&

@@ -1,5 +1,5 @@
-// GET /docs: Swagger UI (swagger-ui-dist, copied to /docs/swagger-ui/ at build
-// time by scripts/docs-assets.mjs) on this Worker's own /openapi.json. Loaded
+// GET /docs: Swagger UI (swagger-ui-dist, served under /docs/swagger-ui/ by the
+// Worker, src/routes/docs.ts) on this Worker's own /openapi.json. Loaded
 // as a file because the page's Content-Security-Policy allows no inline script.
 
 window.addEventListener("load", () => {
