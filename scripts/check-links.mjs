@@ -7,7 +7,7 @@
 // inline links and images `[text](target)`, reference definitions
 // `[ref]: target` and HTML `href` / `src` attributes, outside code blocks and
 // code spans. A target must name a file or folder of the repository (not one
-// that git ignores, not one outside it, such as `../shared/…`); a `#anchor`
+// that git ignores, not one outside it, such as `../elsewhere/…`); a `#anchor`
 // must be a heading of the target Markdown file (GitHub's slugs, `-1`, `-2`
 // for repeated headings) or an explicit `id` / `name`; on other files only
 // GitHub's line anchors (`#L10`, `#L10-L20`) are accepted. Links with a scheme
