@@ -1,12 +1,9 @@
 /** Retry timing and logging shared by the queue consumers. */
+import { backoffMs } from "../lib/backoff";
 
-/**
- * Seconds before a failed message is delivered again: exponential with
- * jitter, 1 s after the first attempt, doubling, capped at 5 minutes.
- */
+/** Seconds before a failed message is delivered again (lib/backoff.ts, in whole seconds, at least 1). */
 export function retryDelaySeconds(attempts: number): number {
-  const ceiling = Math.min(300, 2 ** Math.max(0, attempts - 1));
-  return Math.max(1, Math.round(ceiling / 2 + (Math.random() * ceiling) / 2));
+  return Math.max(1, Math.round(backoffMs(attempts) / 1000));
 }
 
 /** One JSON warning line about a queue batch (it is retried, so not an error). */

@@ -8,6 +8,7 @@
  * with exponential backoff and jitter.
  */
 import type { Config } from "../config";
+import { backoffMs } from "../lib/backoff";
 import { countQueueMessages } from "../lib/usage";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
@@ -87,7 +88,7 @@ async function sendHistory(o: AlarmHost, outbox: OutboxState): Promise<number | 
     return (o.current()?.lastSeq ?? 0) > outbox.drainedSeq ? Date.now() + AGAIN_MS : null;
   } catch (err) {
     outbox.failures += 1;
-    const retryIn = backoff(outbox.failures);
+    const retryIn = backoffMs(outbox.failures);
     logWarn("history send failed", o.current()?.state.id, err, { failures: outbox.failures, retry_in_ms: retryIn });
     return Date.now() + retryIn;
   }
@@ -119,7 +120,7 @@ async function queueWebhooks(o: AlarmHost, outbox: OutboxState): Promise<{ at: n
     return { at: (o.current()?.lastSeq ?? 0) > outbox.webhookSeq ? Date.now() + AGAIN_MS : null, queued };
   } catch (err) {
     outbox.webhookFailures += 1;
-    const retryIn = backoff(outbox.webhookFailures);
+    const retryIn = backoffMs(outbox.webhookFailures);
     logWarn("webhook enqueue failed", resourceId, err, { failures: outbox.webhookFailures, retry_in_ms: retryIn });
     return { at: Date.now() + retryIn, queued };
   }
@@ -144,12 +145,6 @@ async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<n
     logWarn("availability refresh failed", o.current()?.state.id, err);
     return Date.now() + KV_WRITE_INTERVAL_MS;
   }
-}
-
-/** Exponential backoff with full jitter: up to 1 s, 2 s, 4 s … capped at 5 minutes. */
-export function backoff(failures: number): number {
-  const ceiling = Math.min(300_000, 1000 * 2 ** (failures - 1));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 /** One JSON warning line about a resource's background work (it is retried, so not an error). */

@@ -8,7 +8,7 @@
  */
 import { config } from "../config";
 import { countUsage } from "../lib/usage";
-import { availabilityKey, NEGATIVE_TTL_SECONDS } from "../storage/availability-cache";
+import { NEGATIVE_TTL_SECONDS, putMissing } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
 import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
 import { Drainer, TIMER_LIMIT_MS } from "./drainer";
@@ -52,8 +52,8 @@ export class Background implements CommitFollower {
   private outboxUnsaved = false;
   /** True while the alarm runs: its rounds save their cursors at once, it being the backstop. */
   private inAlarm = false;
-  /** The KV write remembering this id as unknown, while it is on its way (the object's `create` waits for it). */
-  missingWrite: Promise<void> | null = null;
+  /** The KV write remembering this id as unknown, if this object made one (see `created`). */
+  private missingWrite: Promise<void> | null = null;
 
   constructor(private readonly host: BackgroundHost) {
     this.drainer = new Drainer(
@@ -166,17 +166,25 @@ export class Background implements CommitFollower {
 
   /** A read missed KV for an id with no resource: KV remembers it as missing. */
   rememberMissing(resourceId: string): void {
-    const missing = JSON.stringify({ missing: true });
-    const kv = this.host.io().bindings.kv;
-    const put = kv.put(availabilityKey(resourceId), missing, { expirationTtl: NEGATIVE_TTL_SECONDS });
-    countUsage("kvWrites");
+    const put = putMissing(this.host.io().bindings.kv, resourceId);
     this.missingWrite = put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
+  }
+
+  /**
+   * The resource was just created. If this object told KV "missing" in this
+   * life, the first drain writes the real snapshot, after that write has
+   * landed (drainRound waits for it): a late "missing" can never outlive the
+   * resource's creation, and the commit itself waits for nothing.
+   */
+  created(): void {
+    if (this.missingWrite) this.markRead(NEGATIVE_TTL_SECONDS);
   }
 
   // ---- drain rounds ----------------------------------------------------------
 
   /** One round of outbox work: the history and webhook queues, and KV (see alarm.ts). */
-  private drainRound(): Promise<void> {
+  private async drainRound(): Promise<void> {
+    await this.missingWrite; // see created()
     const { env, bindings, clock } = this.host.io();
     return runOutboxRound({
       store: this.host.store,

@@ -89,14 +89,15 @@ export class ResourceObject extends DurableObject<Env> {
 
   // ---- commands ----------------------------------------------------------
 
-  async create(input: CreateInput): Promise<CommandReply> {
-    // A "missing" snapshot this object is still writing must land before the resource exists: the
-    // route deletes it once created, and a write landing after that delete would hide the resource.
-    await this.background.missingWrite;
+  create(input: CreateInput): Promise<CommandReply> {
     // The schema must exist before the idempotency record can be looked up.
     // No await separates this from the command, so nothing can run between.
     if (!this.ledger.current) this.ctx.storage.transactionSync(() => migrate(this.ctx.storage.sql));
-    const create = (working: Sequenced | null) => this.reservations.create(working, input, this.clock());
+    const create = (working: Sequenced | null) => {
+      const result = this.reservations.create(working, input, this.clock());
+      if ("entry" in result) this.background.created();
+      return result;
+    };
     return this.ledger.commit(input, create, { needsResource: false });
   }
 

@@ -36,7 +36,6 @@ availability.openapi(get, async (c) => {
   const ttl = settings.AVAILABILITY_TTL_SECONDS;
   const ids = query.resource_ids ?? [query.resource_id as string];
   const found = await readAvailability(c.env.AVAILABILITY, ids, {
-    ttlSeconds: ttl,
     isolateCacheMs: settings.AVAILABILITY_ISOLATE_CACHE_MS,
     kvTimeoutMs: settings.KV_READ_TIMEOUT_MS,
     fresh: (id) => resourceStub(c.env, id).availabilityForCache(id),

@@ -42,6 +42,13 @@ export function availabilityOf(s: ResourceState, asOf: number): Availability {
   };
 }
 
+/** Remembers in KV that no resource has this id, for NEGATIVE_TTL_SECONDS. */
+export function putMissing(kv: KVNamespace, resourceId: string): Promise<void> {
+  countUsage("kvWrites");
+  const missing: CachedAvailability = { missing: true };
+  return kv.put(availabilityKey(resourceId), JSON.stringify(missing), { expirationTtl: NEGATIVE_TTL_SECONDS });
+}
+
 export function putAvailability(kv: KVNamespace, value: Availability, ttlSeconds: number): Promise<void> {
   countUsage("kvWrites");
   return kv.put(availabilityKey(value.resource_id), JSON.stringify(value), { expirationTtl: ttlSeconds });
@@ -95,7 +102,6 @@ export interface Lookup {
 }
 
 export interface ReadOptions {
-  ttlSeconds: number;
   /** How long this isolate's copy of an answer stays fresh; 0 reads KV every time. */
   isolateCacheMs: number;
   /** A KV read slower than this counts as a miss (see kvRead). */
