@@ -133,7 +133,44 @@ const TimelineItem = z.strictObject({
   rules_version: z.int(),
   /** Worker received → object decided, ms; null for decisions the engine made itself. */
   latency_ms: z.int().nullable(),
+  commit_group: z
+    .int()
+    .nullable()
+    .describe("The first seq of the transaction that recorded it: equal groups were decided in one group commit"),
 });
+
+const Disagreement = z.strictObject({
+  seq: z.int(),
+  field: z.string(),
+  recorded: z.union([z.string(), z.int()]).nullable(),
+  replayed: z.union([z.string(), z.int()]).nullable(),
+});
+
+const PastState = z
+  .strictObject({
+    at_seq: z.int(),
+    server_timestamp: time.nullable().describe("When decision at_seq was made"),
+    resource: Resource.omit({ waiting_list_length: true }).nullable().describe("Null before the resource was created"),
+    reservations: z.array(
+      z.strictObject({
+        id: z.string(),
+        client_id: z.string(),
+        quantity: z.int(),
+        status: z.enum(["HELD", "CONFIRMED", "CHECKED_IN"]),
+        expires_at: time.nullable(),
+      }),
+    ),
+    reservations_total: z.int().describe("Reservations holding places then, on all pages"),
+    replay: z.strictObject({
+      from_snapshot_seq: z.int().describe("The snapshot the replay started from (0: the beginning)"),
+      decisions_replayed: z.int(),
+      disagreements: z
+        .array(Disagreement)
+        .describe("Where deciding again gave another answer than the timeline recorded; empty for a sound history"),
+      disagreements_total: z.int(),
+    }),
+  })
+  .meta({ id: "PastState" });
 
 const ApiKey = z
   .strictObject({
@@ -210,6 +247,30 @@ const BODIES = {
   Availability,
   AvailabilityList: z.strictObject({ items: z.array(Availability) }),
   TimelinePage: z.strictObject({ items: z.array(TimelineItem), next_after_seq: z.int().nullable() }),
+  ResourceStateAt: PastState.extend({
+    next_cursor: z.string().nullable().describe("The next page of reservations, as of the same at_seq"),
+  }),
+  Explanation: z.strictObject({
+    resource_id: z.string(),
+    decision: TimelineItem,
+    state_before: PastState.describe("Right after the decision before it (its first 50 reservations)"),
+    availability_view: z
+      .strictObject({
+        as_of: time,
+        cached_until: time,
+        version: z.int(),
+        state: z.enum(["OPEN", "CLOSED"]),
+        remaining: z.int(),
+      })
+      .nullable()
+      .describe("What a cached availability read showed at that moment, if one was published and still cached"),
+    competitors: z
+      .array(TimelineItem.extend({ same_commit: z.boolean() }))
+      .describe("The decisions just before it, oldest first; same_commit: decided in the same group commit"),
+    request_seqs: z.array(z.int()).describe("Every decision made under the same request id"),
+    reservation: Reservation.optional().describe("Reservation explanations: the reservation now"),
+    reservation_decisions: z.array(TimelineItem).optional().describe("Every decision about the reservation"),
+  }),
   AuditPage: page(AuditEntry),
   DeadLetterPage: page(json.describe("A webhook event whose delivery gave up")),
   ImportResult: z.strictObject({

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { RESOURCE_ID_PATTERN } from "../domain/ids";
 import type { Json } from "../domain/resource";
 import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
+import { ACCEPTED_ID } from "./request-id";
 
 const MAX_METADATA_BYTES = 4096;
 
@@ -185,6 +186,38 @@ export const TimelineQuery = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
+
+/** `?at_seq=&limit=&cursor=` of a resource's state as of a decision; the cursor pins the seq of the first page. */
+export const StateQuery = z.strictObject({
+  at_seq: z.coerce.number().int().min(1).optional().describe("The decision to stand after; the last one when absent"),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).describe("Reservations per page"),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}\.\d{1,7}$/, "must be a next_cursor from a previous page")
+    .optional(),
+});
+
+const competitors = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(100)
+  .default(20)
+  .describe("How many of the decisions just before it to show");
+
+/** `?request_id=` or `?seq=` (exactly one) of the decision to explain. */
+export const ExplainDecisionQuery = z
+  .strictObject({
+    request_id: z.string().regex(ACCEPTED_ID, "must be a request id (X-Request-Id)").optional(),
+    seq: z.coerce.number().int().min(1).optional(),
+    competitors,
+  })
+  .refine((q) => (q.request_id === undefined) !== (q.seq === undefined), {
+    message: "give exactly one of request_id and seq",
+    path: ["request_id"],
+  });
+
+export const ExplainReservationQuery = z.strictObject({ competitors });
 
 /** `Idempotency-Key`: 1–255 printable ASCII characters. */
 export const IdempotencyKey = z.string().regex(/^[\x20-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters");

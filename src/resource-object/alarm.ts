@@ -8,11 +8,13 @@
  * with exponential backoff and jitter.
  */
 import type { Config } from "../config";
+import { remaining } from "../domain/resource";
 import { backoffMs } from "../lib/backoff";
 import { countQueueMessages } from "../lib/usage";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
 import { DRAIN_BATCH, historyMessages, sendAll } from "./outbox";
+import type { AvailabilityView } from "./past-store";
 import type { OutboxState, ResourceStore, Sequenced } from "./store";
 import { eventOf, targetsOf, type WebhookJob } from "./webhooks";
 
@@ -45,6 +47,10 @@ export interface AlarmHost {
   transaction: (fn: () => void) => void;
   /** Records the cursors: `now` in the running transaction, else with the object's next commit. */
   saveOutbox: (now: boolean) => void;
+  /** Writes the state snapshots that are due; called inside the round's transaction. */
+  snapshotDue: () => void;
+  /** An availability snapshot reached KV. */
+  published: (view: AvailabilityView) => void;
   /** Comes back at `at` (epoch ms; null: no work left) and at the next hold expiry; called inside a transaction. */
   wakeAt: (at: number | null) => void;
 }
@@ -67,6 +73,7 @@ export async function runOutboxRound(o: AlarmHost): Promise<void> {
   const changed = (Object.keys(before) as (keyof OutboxState)[]).some((k) => before[k] !== outbox[k]);
   o.transaction(() => {
     if (changed) o.saveOutbox(webhooks.queued);
+    o.snapshotDue();
     o.wakeAt(times.length ? Math.min(...times) : null);
   });
 }
@@ -138,8 +145,10 @@ async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<n
   if (wait > 0) return Date.now() + wait;
   try {
     outbox.kvWrittenAt = Date.now();
-    await putAvailability(o.bindings.kv, availabilityOf(state, o.clock()), o.settings.AVAILABILITY_TTL_SECONDS);
+    const asOf = o.clock();
+    await putAvailability(o.bindings.kv, availabilityOf(state, asOf), o.settings.AVAILABILITY_TTL_SECONDS);
     outbox.kvVersion = state.version;
+    o.published({ asOf, version: state.version, state: state.state, remaining: remaining(state) });
     return null;
   } catch (err) {
     logWarn("availability refresh failed", o.current()?.state.id, err);

@@ -14,6 +14,7 @@ import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
 import { Drainer, TIMER_LIMIT_MS } from "./drainer";
 import type { CommitFollower } from "./ledger";
 import { historyMessages } from "./outbox";
+import type { AvailabilityView } from "./past-store";
 import type { OutboxState, ResourceStore, Sequenced } from "./store";
 
 /** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
@@ -37,6 +38,10 @@ export interface BackgroundHost {
   /** When time-driven work is next due: a hold's expiry or an offer's lapse (ledger.ts). */
   nextExpiry: () => number | null;
   waitingListLength: () => number;
+  /** Writes the state snapshots that are due (past-states.ts); inside a drain round's transaction. */
+  snapshotDue: () => void;
+  /** An availability snapshot reached KV: remembered to explain decisions by (past-store.ts). */
+  published: (view: AvailabilityView) => void;
   /** The object's env, bindings and clock as they are now: tests swap them on the object. */
   io: () => { env: Env; bindings: OutboxBindings; clock: () => number };
 }
@@ -196,6 +201,8 @@ export class Background implements CommitFollower {
       transaction: (fn) => this.host.storage.transactionSync(fn),
       saveOutbox: (now) => this.saveOutbox(now),
       waitingListLength: this.host.waitingListLength,
+      snapshotDue: this.host.snapshotDue,
+      published: this.host.published,
       wakeAt: (at) => this.wakeAt(at),
     });
   }

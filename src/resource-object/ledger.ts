@@ -191,6 +191,8 @@ export class Ledger {
 
   /** Writes a decision inside the running transaction and moves the working state on. */
   private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[1]): void {
+    // The transaction's first seq marks the decisions made in one moment, for explanations (past-states.ts).
+    d.entry.commitGroup = (this.committed?.lastSeq ?? 0) + 1;
     this.store.appendTimeline(d.entry, remembered);
     this.unlogged.push(d.entry);
     if (d.write === "whole") this.store.saveResource(d.next);
@@ -266,7 +268,8 @@ export class Ledger {
     const working = this.working as Sequenced;
     const found = this.store.getReservation(id, working.state.id) as Reservation;
     const command: Command = { type: "reservation", action: "expire", reservation: found };
-    const decision = decide(working.state, command, this.serverTime(working));
+    // Decided at the time it is recorded with, so a replay of the timeline decides it the same way.
+    const decision = decide(working.state, command, now);
     const seq = working.lastSeq + 1;
     const status = decision.outcome === "ACCEPTED" ? (decision.reservationStatus ?? found.status) : found.status;
     if (status !== found.status) this.store.setStatus(found.id, status, now, seq);

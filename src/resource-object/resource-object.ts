@@ -10,8 +10,11 @@ import type { OutboxBindings } from "./alarm";
 import { Background } from "./background";
 import type { Caller, CommandReply, CreateInput, Decided, JoinInput, ReserveInput, TimelinePage } from "./commands";
 import type { Drainer } from "./drainer";
+import { Explainer, type ExplainQuery, type Explanation } from "./explainer";
 import type { GroupCommit } from "./group-commit";
 import { Ledger } from "./ledger";
+import { PastStates, pageOfHolders, type Replayed } from "./past-states";
+import { PastStore } from "./past-store";
 import { ReservationDesk } from "./reservation-desk";
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "./schema";
 import { ResourceStore, type Sequenced } from "./store";
@@ -48,6 +51,9 @@ export class ResourceObject extends DurableObject<Env> {
   private readonly ledger: Ledger;
   private readonly reservations: ReservationDesk;
   private readonly background: Background;
+  private readonly past: PastStore;
+  private readonly pastStates: PastStates;
+  private readonly explainer: Explainer;
   /** When the outbox drains (background.ts); tests shorten its quiet time or stop its timer. */
   private readonly drainer: Drainer;
 
@@ -56,13 +62,20 @@ export class ResourceObject extends DurableObject<Env> {
     this.bindings = { history: env.HISTORY_QUEUE, webhooks: env.WEBHOOK_QUEUE, kv: env.AVAILABILITY };
     const sql = countingSql(ctx.storage.sql);
     this.store = new ResourceStore(sql);
-    this.desk = new WaitingDesk(new WaitingListStore(sql, () => this.ledger.current?.state.id ?? ""));
+    const resourceId = () => this.ledger.current?.state.id ?? "";
+    this.desk = new WaitingDesk(new WaitingListStore(sql, resourceId));
+    const past = new PastStore(sql, this.store);
+    this.past = past;
+    this.pastStates = new PastStates(this.store, past, resourceId);
+    this.explainer = new Explainer(this.store, past, this.pastStates, resourceId);
     this.background = new Background({
       storage: ctx.storage,
       store: this.store,
       current: () => this.ledger.current,
       nextExpiry: () => this.ledger.nextExpiry,
       waitingListLength: () => this.desk.length,
+      snapshotDue: () => this.pastStates.snapshotDue(this.ledger.current?.lastSeq ?? 0),
+      published: (view) => past.recordView(view),
       io: () => ({ env: this.env, bindings: this.bindings, clock: this.clock }),
     });
     this.drainer = this.background.drainer;
@@ -174,6 +187,9 @@ export class ResourceObject extends DurableObject<Env> {
     }
     const snapshot = this.availability() as Availability;
     this.background.readMissedKv(settings.AVAILABILITY_TTL_SECONDS);
+    // Workers cache it in memory too: it is what some readers see until KV has the next one.
+    const { version, state, remaining } = snapshot;
+    this.past.recordView({ asOf: Date.parse(snapshot.as_of), version, state, remaining });
     return snapshot;
   }
 
@@ -190,6 +206,33 @@ export class ResourceObject extends DurableObject<Env> {
 
   timeline(query: { afterSeq: number; limit: number }): TimelinePage | null {
     return this.ledger.timeline(query);
+  }
+
+  /**
+   * The resource as it stood right after decision `seq` (now, when null),
+   * replayed from its timeline, with a page of the reservations holding
+   * places then; `replayed` is null when `seq` is beyond the last decision.
+   * Null for an unknown resource.
+   */
+  stateAt(query: { seq: number | null; offset: number; limit: number }): {
+    lastSeq: number;
+    replayed: Replayed | null;
+    holdersTotal: number;
+  } | null {
+    this.ledger.processDue();
+    const current = this.ledger.current;
+    if (!current) return null;
+    const target = query.seq ?? current.lastSeq;
+    if (target > current.lastSeq) return { lastSeq: current.lastSeq, replayed: null, holdersTotal: 0 };
+    const replayed = this.pastStates.at(target);
+    return { lastSeq: current.lastSeq, ...pageOfHolders(replayed, query.offset, query.limit) };
+  }
+
+  /** Why a decision (by seq or request id) or a reservation ended as it did (explainer.ts); null when unknown. */
+  explain(query: ExplainQuery): Explanation | null {
+    this.ledger.processDue();
+    if (!this.ledger.current) return null;
+    return this.explainer.explain(query, config(this.env).AVAILABILITY_TTL_SECONDS * 1000);
   }
 
   /** How many timeline entries have not left for the history queue yet. */

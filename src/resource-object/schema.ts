@@ -153,6 +153,28 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE outbox_state ADD COLUMN kv_read_until INTEGER NOT NULL DEFAULT 0;
    UPDATE outbox_state SET webhook_seq = MIN(webhook_seq, COALESCE((SELECT MIN(seq) - 1 FROM webhook_retries), webhook_seq));
    DROP TABLE webhook_retries;`,
+
+  // v6: explaining decisions (docs/decisions.md #46). Which transaction (group commit) recorded each decision;
+  // decisions found by request id (the engine's own, 'system', are never looked up); snapshots of the state
+  // every so many decisions, so a replay to any seq reads a bounded stretch of the timeline; and the
+  // availability snapshots published to KV, so an explanation can say what a cached read showed.
+  `ALTER TABLE timeline ADD COLUMN commit_group INTEGER;
+   CREATE INDEX timeline_request_id ON timeline (request_id) WHERE request_id <> 'system';
+   CREATE TABLE snapshots (
+     seq INTEGER NOT NULL,
+     part INTEGER NOT NULL,
+     server_timestamp INTEGER NOT NULL,
+     -- The resource (part 0 only) and a slice of the reservations holding places, as JSON.
+     resource TEXT,
+     holders TEXT NOT NULL,
+     PRIMARY KEY (seq, part)
+   );
+   CREATE TABLE availability_views (
+     as_of INTEGER PRIMARY KEY,
+     version INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     remaining INTEGER NOT NULL
+   );`,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

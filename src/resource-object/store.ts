@@ -31,6 +31,11 @@ export interface TimelineEntry {
   rulesVersion: number;
   /** Request received → decided, in ms, for decisions a client asked for; null for the engine's own. */
   latencyMs: number | null;
+  /**
+   * The first seq of the transaction (group commit) that recorded it: decisions with the same group were
+   * decided in one moment, in seq order. Set by the ledger when it records; null for decisions before v6.
+   */
+  commitGroup?: number | null;
 }
 
 /** A reply stored under an idempotency key, replayed byte for byte. */
@@ -224,8 +229,8 @@ export class ResourceStore {
     this.sql.exec(
       `INSERT INTO timeline (seq, server_timestamp, type, request_id, client_id, quantity, outcome,
          code, reason, detail, version_before, version_after, rules_version,
-         idempotency_key, fingerprint, reply_status, reply_headers, reply_body, latency_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         idempotency_key, fingerprint, reply_status, reply_headers, reply_body, latency_ms, commit_group)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       e.seq,
       e.serverTimestamp,
       e.type,
@@ -245,6 +250,7 @@ export class ResourceStore {
       remembered ? JSON.stringify(remembered.headers) : null,
       remembered?.body ?? null,
       e.latencyMs,
+      e.commitGroup ?? null,
     );
   }
 
@@ -258,7 +264,7 @@ export class ResourceStore {
     return this.sql
       .exec<Row>(
         `SELECT seq, server_timestamp, type, request_id, client_id, quantity, outcome, code, reason, detail,
-           version_before, version_after, rules_version, latency_ms
+           version_before, version_after, rules_version, latency_ms, commit_group
          FROM timeline WHERE seq > ? ORDER BY seq LIMIT ?`,
         afterSeq,
         limit,
@@ -279,6 +285,7 @@ export class ResourceStore {
         versionAfter: row.version_after as number,
         rulesVersion: row.rules_version as number,
         latencyMs: row.latency_ms as number | null,
+        commitGroup: row.commit_group as number | null,
       }));
   }
 

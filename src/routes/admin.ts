@@ -22,6 +22,7 @@ import { decisionsOfTypes, reservationPages } from "../storage/history";
 import { readMaintenance, writeMaintenance } from "../storage/settings";
 import { analytics } from "../storage/stats";
 import { IMPORT_HEADER } from "../wire/csv-import";
+import { timelineItemJson } from "../wire/past";
 import { apiKeyJson, iso } from "../wire/render";
 import { importResources, MAX_IMPORT_ROWS } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
@@ -46,22 +47,7 @@ admin.openapi(timeline, async (c) => {
   const page = await stub.timeline({ afterSeq: query.after_seq, limit: query.limit });
   if (!page) throw resourceNotFound();
   return c.json({
-    items: page.items.map((e) => ({
-      seq: e.seq,
-      server_timestamp: iso(e.serverTimestamp),
-      type: e.type,
-      request_id: e.requestId,
-      client_id: e.clientId,
-      quantity: e.quantity,
-      outcome: e.outcome,
-      code: e.code,
-      reason: e.reason,
-      detail: e.detail,
-      version_before: e.versionBefore,
-      version_after: e.versionAfter,
-      rules_version: e.rulesVersion,
-      latency_ms: e.latencyMs,
-    })),
+    items: page.items.map(timelineItemJson),
     next_after_seq: page.nextAfterSeq,
   });
 });

@@ -92,9 +92,14 @@ reservations.openapi(checkIn, async (c) => {
 
 /** The object owning a reservation id; a malformed id is answered like an unknown one. */
 function owner(env: Env, reservationId: string) {
+  return reservationOwner(env, reservationId).stub;
+}
+
+/** The resource a reservation id names and its object; 404 for an id this API never made. */
+export function reservationOwner(env: Env, reservationId: string) {
   const resourceId = resourceIdOfReservation(reservationId);
   if (!resourceId) throw reservationNotFound();
-  return resourceStub(env, resourceId);
+  return { resourceId, stub: resourceStub(env, resourceId) };
 }
 
 function reservationNotFound(): AppError {
