@@ -601,6 +601,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/resources/{id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A resource as it stood right after a decision, replayed from its timeline
+         * @description Key: admin.
+         */
+        get: operations["getAdminResourcesIdState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/resources/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why a decision (by request_id or seq) came out as it did
+         * @description Key: admin.
+         */
+        get: operations["getAdminResourcesIdExplain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reservations/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why a reservation ended as it did
+         * @description Key: admin.
+         */
+        get: operations["getAdminReservationsIdExplain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1135,6 +1195,8 @@ export interface components {
                 version_after: number;
                 rules_version: number;
                 latency_ms: number | null;
+                /** @description The first seq of the transaction that recorded it: equal groups were decided in one group commit */
+                commit_group: number | null;
             }[];
             next_after_seq: number | null;
         };
@@ -1239,6 +1301,247 @@ export interface components {
         /** @description Reservations, rejections, cancellations and expired holds per day; utilization per type */
         Analytics: {
             [key: string]: unknown;
+        };
+        ResourceStateAt: {
+            at_seq: number;
+            /**
+             * Format: date-time
+             * @description When decision at_seq was made
+             */
+            server_timestamp: string | null;
+            /** @description Null before the resource was created */
+            resource: {
+                id: string;
+                type: string;
+                /** @enum {string} */
+                state: "OPEN" | "CLOSED";
+                capacity: number;
+                confirmed: number;
+                held: number;
+                /** @description capacity - confirmed - held, never negative */
+                remaining: number;
+                waiting_list_enabled: boolean;
+                /** Format: date-time */
+                booking_opens_at: string | null;
+                /** Format: date-time */
+                booking_closes_at: string | null;
+                max_quantity_per_reservation: number | null;
+                hold_ttl_seconds: number;
+                /** @description Seconds a waiting-list offer lasts before it lapses */
+                waiting_list_offer_ttl_seconds: number;
+                metadata: {
+                    [key: string]: unknown;
+                };
+                /** @description Increases on every change of the resource's state */
+                version: number;
+                /** @description Increases only when a rule changes */
+                rules_version: number;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+            } | null;
+            reservations: {
+                id: string;
+                client_id: string;
+                quantity: number;
+                /** @enum {string} */
+                status: "HELD" | "CONFIRMED" | "CHECKED_IN";
+                /** Format: date-time */
+                expires_at: string | null;
+            }[];
+            /** @description Reservations holding places then, on all pages */
+            reservations_total: number;
+            replay: {
+                /** @description The snapshot the replay started from (0: the beginning) */
+                from_snapshot_seq: number;
+                decisions_replayed: number;
+                /** @description Where deciding again gave another answer than the timeline recorded; empty for a sound history */
+                disagreements: {
+                    seq: number;
+                    field: string;
+                    recorded: string | number | null;
+                    replayed: string | number | null;
+                }[];
+                disagreements_total: number;
+            };
+            /** @description The next page of reservations, as of the same at_seq */
+            next_cursor: string | null;
+        };
+        Explanation: {
+            resource_id: string;
+            decision: {
+                seq: number;
+                /** Format: date-time */
+                server_timestamp: string;
+                type: string;
+                request_id: string;
+                client_id: string | null;
+                quantity: number | null;
+                /** @enum {string} */
+                outcome: "ACCEPTED" | "REJECTED";
+                code: string | null;
+                reason: string;
+                detail: {
+                    [key: string]: unknown;
+                };
+                version_before: number;
+                version_after: number;
+                rules_version: number;
+                latency_ms: number | null;
+                /** @description The first seq of the transaction that recorded it: equal groups were decided in one group commit */
+                commit_group: number | null;
+            };
+            /** @description Right after the decision before it (its first 50 reservations) */
+            state_before: {
+                at_seq: number;
+                /**
+                 * Format: date-time
+                 * @description When decision at_seq was made
+                 */
+                server_timestamp: string | null;
+                /** @description Null before the resource was created */
+                resource: {
+                    id: string;
+                    type: string;
+                    /** @enum {string} */
+                    state: "OPEN" | "CLOSED";
+                    capacity: number;
+                    confirmed: number;
+                    held: number;
+                    /** @description capacity - confirmed - held, never negative */
+                    remaining: number;
+                    waiting_list_enabled: boolean;
+                    /** Format: date-time */
+                    booking_opens_at: string | null;
+                    /** Format: date-time */
+                    booking_closes_at: string | null;
+                    max_quantity_per_reservation: number | null;
+                    hold_ttl_seconds: number;
+                    /** @description Seconds a waiting-list offer lasts before it lapses */
+                    waiting_list_offer_ttl_seconds: number;
+                    metadata: {
+                        [key: string]: unknown;
+                    };
+                    /** @description Increases on every change of the resource's state */
+                    version: number;
+                    /** @description Increases only when a rule changes */
+                    rules_version: number;
+                    /** Format: date-time */
+                    created_at: string;
+                    /** Format: date-time */
+                    updated_at: string;
+                } | null;
+                reservations: {
+                    id: string;
+                    client_id: string;
+                    quantity: number;
+                    /** @enum {string} */
+                    status: "HELD" | "CONFIRMED" | "CHECKED_IN";
+                    /** Format: date-time */
+                    expires_at: string | null;
+                }[];
+                /** @description Reservations holding places then, on all pages */
+                reservations_total: number;
+                replay: {
+                    /** @description The snapshot the replay started from (0: the beginning) */
+                    from_snapshot_seq: number;
+                    decisions_replayed: number;
+                    /** @description Where deciding again gave another answer than the timeline recorded; empty for a sound history */
+                    disagreements: {
+                        seq: number;
+                        field: string;
+                        recorded: string | number | null;
+                        replayed: string | number | null;
+                    }[];
+                    disagreements_total: number;
+                };
+            };
+            /** @description What a cached availability read showed at that moment, if one was published and still cached */
+            availability_view: {
+                /** Format: date-time */
+                as_of: string;
+                /** Format: date-time */
+                cached_until: string;
+                version: number;
+                /** @enum {string} */
+                state: "OPEN" | "CLOSED";
+                remaining: number;
+            } | null;
+            /** @description The decisions just before it, oldest first; same_commit: decided in the same group commit */
+            competitors: {
+                seq: number;
+                /** Format: date-time */
+                server_timestamp: string;
+                type: string;
+                request_id: string;
+                client_id: string | null;
+                quantity: number | null;
+                /** @enum {string} */
+                outcome: "ACCEPTED" | "REJECTED";
+                code: string | null;
+                reason: string;
+                detail: {
+                    [key: string]: unknown;
+                };
+                version_before: number;
+                version_after: number;
+                rules_version: number;
+                latency_ms: number | null;
+                /** @description The first seq of the transaction that recorded it: equal groups were decided in one group commit */
+                commit_group: number | null;
+                same_commit: boolean;
+            }[];
+            /** @description Every decision made under the same request id */
+            request_seqs: number[];
+            /** @description Reservation explanations: the reservation now */
+            reservation?: {
+                id: string;
+                resource_id: string;
+                client_id: string;
+                quantity: number;
+                /** @enum {string} */
+                status: "HELD" | "CONFIRMED" | "CHECKED_IN" | "CANCELLED" | "EXPIRED";
+                /** Format: date-time */
+                server_timestamp: string;
+                /** @description The resource's own strictly increasing sequence number */
+                server_seq: number;
+                /** Format: date-time */
+                expires_at: string | null;
+                rules_version: number;
+                metadata: {
+                    [key: string]: unknown;
+                };
+                /** Format: date-time */
+                cancelled_at: string | null;
+                /** Format: date-time */
+                expired_at: string | null;
+                /** Format: date-time */
+                checked_in_at: string | null;
+            };
+            /** @description Every decision about the reservation */
+            reservation_decisions?: {
+                seq: number;
+                /** Format: date-time */
+                server_timestamp: string;
+                type: string;
+                request_id: string;
+                client_id: string | null;
+                quantity: number | null;
+                /** @enum {string} */
+                outcome: "ACCEPTED" | "REJECTED";
+                code: string | null;
+                reason: string;
+                detail: {
+                    [key: string]: unknown;
+                };
+                version_before: number;
+                version_after: number;
+                rules_version: number;
+                latency_ms: number | null;
+                /** @description The first seq of the transaction that recorded it: equal groups were decided in one group commit */
+                commit_group: number | null;
+            }[];
         };
     };
     responses: {
@@ -2692,6 +2995,119 @@ export interface operations {
             400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             403: components["responses"]["FORBIDDEN"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminResourcesIdState: {
+        parameters: {
+            query?: {
+                /** @description The decision to stand after; the last one when absent */
+                at_seq?: number;
+                /** @description Reservations per page */
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state right after decision at_seq. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceStateAt"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminResourcesIdExplain: {
+        parameters: {
+            query?: {
+                request_id?: string;
+                seq?: number;
+                /** @description How many of the decisions just before it to show */
+                competitors?: number | null;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The decision, the state before it and what competed with it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminReservationsIdExplain: {
+        parameters: {
+            query?: {
+                /** @description How many of the decisions just before it to show */
+                competitors?: number | null;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The decision that gave the reservation its status, and every decision about it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
             429: components["responses"]["RATE_LIMITED"];
             500: components["responses"]["INTERNAL"];
             503: components["responses"]["UNAVAILABLE"];

@@ -39,6 +39,8 @@ export interface Replayed {
 }
 
 export class PastStates {
+  /** Decisions between snapshots at least (SNAPSHOT_EVERY); tests make it small to replay through many. */
+  snapshotEvery = SNAPSHOT_EVERY;
   /** The latest snapshot's seq and holder count, read once per life of the object. */
   private last: { seq: number; holders: number } | null = null;
 
@@ -65,7 +67,7 @@ export class PastStates {
   snapshotDue(lastSeq: number): void {
     for (let n = 0; n < SNAPSHOTS_PER_ROUND; n++) {
       this.last ??= this.past.lastSnapshot();
-      const next = this.last.seq + Math.max(SNAPSHOT_EVERY, this.last.holders);
+      const next = this.last.seq + Math.max(this.snapshotEvery, this.last.holders);
       if (next > lastSeq) return;
       const replayed = this.at(next);
       if (replayed.disagreements.length > 0) {

@@ -1,30 +1,13 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signature } from "../../src/queues/webhook-delivery";
-import type { ResourceObject } from "../../src/resource-object/resource-object";
 import { call, createResource, received, reserve, settle, uniqueId } from "../helpers";
 
 const SECRET = "test-webhook-secret-0123456789";
-
-function objectOf(id: string): DurableObjectStub<ResourceObject> {
-  const ns = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;
-  return ns.get(ns.idFromName(id));
-}
 
 const json = (res: Response) => res.json<Record<string, any>>();
 
 function join(resourceId: string, clientId: string, extra: Record<string, unknown> = {}) {
   return call("POST", "/waiting-list/join", { body: { resource_id: resourceId, client_id: clientId, ...extra } });
-}
-
-/** Moves the object's clock forward (retries follow it) and runs its alarm. */
-async function advance(resourceId: string, ms: number): Promise<void> {
-  await runInDurableObject(objectOf(resourceId), (o) => {
-    const base = o.clock();
-    o.clock = () => base + ms;
-  });
-  await runDurableObjectAlarm(objectOf(resourceId));
 }
 
 describe("waiting list", () => {

@@ -12,7 +12,10 @@ type Body = Record<string, any>;
 const json = (res: Response) => res.json<Body>();
 
 async function explainRequest(resourceId: string, requestId: string, competitors = 20): Promise<Body> {
-  const res = await call("GET", `/admin/resources/${resourceId}/explain?request_id=${requestId}&competitors=${competitors}`);
+  const res = await call(
+    "GET",
+    `/admin/resources/${resourceId}/explain?request_id=${requestId}&competitors=${competitors}`,
+  );
   expect(res.status).toBe(200);
   return json(res);
 }
@@ -28,9 +31,7 @@ describe("explaining a 100-way race for one place", () => {
   it("names the winner and gives every loser its exact reason and the state it met", async () => {
     const { id } = (await createResource({ capacity: 1 })) as { id: string };
     const replies = await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        reserve(id, { client_id: `racer-${i}` }, { "X-Request-Id": `race-${i}` }),
-      ),
+      Array.from({ length: 100 }, (_, i) => reserve(id, { client_id: `racer-${i}` }, { "X-Request-Id": `race-${i}` })),
     );
     const statuses = replies.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
@@ -61,7 +62,11 @@ describe("explaining a 100-way race for one place", () => {
       expect(x.competitors.map((c: Body) => c.seq)).toEqual(expected.reverse());
       for (const c of x.competitors) expect(c.same_commit).toBe(c.commit_group === x.decision.commit_group);
       if (i === winnerIndex) continue;
-      expect(x.decision).toMatchObject({ outcome: "REJECTED", code: "RESOURCE_FULL", reason: "requested 1, remaining 0" });
+      expect(x.decision).toMatchObject({
+        outcome: "REJECTED",
+        code: "RESOURCE_FULL",
+        reason: "requested 1, remaining 0",
+      });
       expect(x.decision.seq).toBeGreaterThan(winning.seq);
       // The state it met: the place taken, by the winner's reservation.
       expect(x.state_before.resource).toMatchObject({ confirmed: 1, remaining: 0 });
@@ -138,7 +143,9 @@ describe("state as of a decision", () => {
   it("replays from a snapshot once the drain has written one, to the same state as from the beginning", async () => {
     const { id } = (await createResource({ capacity: 2000 })) as { id: string };
     for (let batch = 0; batch < 21; batch++) {
-      await Promise.all(Array.from({ length: 50 }, (_, i) => reserve(id, { client_id: `b${batch}-${i}`, hold: i % 3 === 0 })));
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => reserve(id, { client_id: `b${batch}-${i}`, hold: i % 3 === 0 })),
+      );
     }
     await settle(id);
     const target = 1030;
@@ -151,8 +158,35 @@ describe("state as of a decision", () => {
     );
     expect(past.reservations_total).toBe(scratch.state.holders.length);
     expect(past.resource.confirmed + past.resource.held).toBe(target - 1);
-    expect(past.reservations.map((r: Body) => r.id)).toEqual(scratch.state.holders.slice(0, 1000).map((h: Body) => h.id));
+    expect(past.reservations.map((r: Body) => r.id)).toEqual(
+      scratch.state.holders.slice(0, 1000).map((h: Body) => h.id),
+    );
     expect(past.resource.version).toBe(scratch.state.resource.version);
+  });
+});
+
+describe("histories recorded before explanations (schema v5)", () => {
+  it("replays updates without their patch from the rules they left, and marks no commit groups", async () => {
+    const { id } = (await createResource({ capacity: 3 })) as { id: string };
+    await reserve(id, { quantity: 2 });
+    await call("PATCH", `/resources/${id}`, { body: { hold_ttl_seconds: 30, capacity: 5 } });
+    await call("PATCH", `/resources/${id}`, { body: { capacity: 1 } }); // refused: 2 are taken
+    await call("PATCH", `/resources/${id}`, { body: { metadata: { room: "B" } } });
+    await reserve(id, { quantity: 2 }, { "X-Request-Id": "after-updates" });
+    // What a v5 object recorded: no patch in an update's detail, no commit group.
+    await runInDurableObject(objectOf(id), (_, state) => {
+      state.storage.sql.exec("UPDATE timeline SET detail = json_remove(detail, '$.patch'), commit_group = NULL");
+    });
+    const timeline = await json(await call("GET", `/admin/resources/${id}/timeline`));
+    expect(timeline.items.filter((e: Body) => "patch" in e.detail)).toEqual([]);
+
+    const past = await stateAt(id);
+    expect(past.replay.disagreements).toEqual([]);
+    expect(past.resource).toMatchObject({ capacity: 5, hold_ttl_seconds: 30, metadata: { room: "B" }, confirmed: 4 });
+    expect(past.resource.rules_version).toBe(2);
+    const x = await explainRequest(id, "after-updates");
+    expect(x.decision.commit_group).toBeNull();
+    expect(x.competitors.every((c: Body) => c.same_commit === false)).toBe(true);
   });
 });
 

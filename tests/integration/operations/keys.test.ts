@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, call, createResource, reserve } from "../../helpers";
+import { call } from "../../helpers";
 import { issueKey, json } from "./support";
 
 /** Who may call what: every route for each kind of key, and how keys are stored and listed. */
