@@ -12,7 +12,6 @@ import type { AppEnv } from "./http/types";
 import { admin } from "./routes/admin";
 import { availability } from "./routes/availability";
 import { reference } from "./routes/docs";
-import { explain } from "./routes/explain";
 import { ops } from "./routes/ops";
 import { reconciliation } from "./routes/reconciliation";
 import { reservations } from "./routes/reservations";
@@ -55,7 +54,6 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/waiting-list", waitingList);
   app.route("/admin/reconciliation", reconciliation);
   app.route("/admin", admin);
-  app.route("/admin", explain);
   app.notFound(notFound);
   app.onError(onError);
   return app;

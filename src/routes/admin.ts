@@ -24,11 +24,13 @@ import { analytics } from "../storage/stats";
 import { IMPORT_HEADER } from "../wire/csv-import";
 import { timelineItemJson } from "../wire/past";
 import { apiKeyJson, iso } from "../wire/render";
+import { explain } from "./explain";
 import { importResources, MAX_IMPORT_ROWS } from "./import";
 import { knownResourceId, resourceNotFound } from "./resources";
 
 export const admin = routesApp();
 admin.use(requireAdmin);
+admin.route("/", explain);
 
 const at = (r: Omit<RouteSpec, "tag" | "access">) => route("/admin", { ...r, tag: "Admin", access: "admin" });
 

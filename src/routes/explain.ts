@@ -1,5 +1,4 @@
 import { config } from "../config";
-import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { RESPONSE_BODIES as B } from "../http/responses";
 import { pathParam, type RouteSpec, route, routesApp, valid } from "../http/route-spec";
@@ -15,8 +14,7 @@ import { knownResourceId, resourceNotFound } from "./resources";
  * Answered by the resource's Durable Object, which replays its own timeline
  * with the rules that decided (resource-object/past-states.ts).
  */
-export const explain = routesApp();
-explain.use(requireAdmin);
+export const explain = routesApp(); // mounted inside the admin routes, behind their key check
 
 const at = (r: Omit<RouteSpec, "tag" | "access">) => route("/admin", { ...r, tag: "Admin", access: "admin" });
 

@@ -45,6 +45,11 @@ describe("roles", () => {
       "POST /resources/{id}/close": async () => ({ path: `/resources/${id}/close` }),
       "POST /resources/{id}/reopen": async () => ({ path: `/resources/${id}/reopen` }),
       "GET /admin/resources/{id}/timeline": async () => ({ path: `/admin/resources/${id}/timeline` }),
+      "GET /admin/resources/{id}/state": async () => ({ path: `/admin/resources/${id}/state` }),
+      "GET /admin/resources/{id}/explain": async () => ({ path: `/admin/resources/${id}/explain?seq=1` }),
+      "GET /admin/reservations/{id}/explain": async () => ({
+        path: `/admin/reservations/${await reservationId()}/explain`,
+      }),
       "GET /admin/audit": async () => ({ path: "/admin/audit" }),
       "GET /admin/dead-letters": async () => ({ path: "/admin/dead-letters" }),
       "GET /admin/reservations/export": async () => ({ path: "/admin/reservations/export" }),
