@@ -105,6 +105,7 @@ function notes(a) {
       );
     }
   }
+  if (i.replayed_max !== undefined) parts.push(`at most ${i.replayed_max} of ${i.decisions} decisions replayed`);
   if (i.created_201 !== undefined && a.runs === 1)
     parts.push(`confirmed +${i.confirmed_delta}, cut off ${i.unanswered}`);
   return parts.join("; ");

@@ -47,7 +47,7 @@ export interface AlarmHost {
   transaction: (fn: () => void) => void;
   /** Records the cursors: `now` in the running transaction, else with the object's next commit. */
   saveOutbox: (now: boolean) => void;
-  /** Writes the state snapshots that are due; called inside the round's transaction. */
+  /** Writes the state snapshots that are due (past-states.ts), after the round, in transactions of their own. */
   snapshotDue: () => void;
   /** An availability snapshot reached KV. */
   published: (view: AvailabilityView) => void;
@@ -73,9 +73,9 @@ export async function runOutboxRound(o: AlarmHost): Promise<void> {
   const changed = (Object.keys(before) as (keyof OutboxState)[]).some((k) => before[k] !== outbox[k]);
   o.transaction(() => {
     if (changed) o.saveOutbox(webhooks.queued);
-    o.snapshotDue();
     o.wakeAt(times.length ? Math.min(...times) : null);
   });
+  o.snapshotDue();
 }
 
 /** Timeline entries after `drainedSeq` to the history queue, a `sendBatch` per call's worth. */

@@ -38,7 +38,7 @@ export interface BackgroundHost {
   /** When time-driven work is next due: a hold's expiry or an offer's lapse (ledger.ts). */
   nextExpiry: () => number | null;
   waitingListLength: () => number;
-  /** Writes the state snapshots that are due (past-states.ts); inside a drain round's transaction. */
+  /** Writes the state snapshots that are due (past-states.ts), after a drain round. */
   snapshotDue: () => void;
   /** An availability snapshot reached KV: remembered to explain decisions by (past-store.ts). */
   published: (view: AvailabilityView) => void;

@@ -48,6 +48,8 @@ export class PastStates {
     private readonly store: ResourceStore,
     private readonly past: PastStore,
     private readonly resourceId: () => string,
+    /** Runs `fn` in a transaction of its own (storage.transactionSync). */
+    private readonly transaction: (fn: () => void) => void,
   ) {}
 
   /** The state right after decision `seq` (which must exist); `fromScratch` ignores snapshots. */
@@ -63,19 +65,33 @@ export class PastStates {
     return { state: replay.state, fromSeq: start.seq, disagreements: replay.disagreements };
   }
 
-  /** Writes the snapshots that are due by `lastSeq`, a few per call. */
+  /**
+   * Writes the snapshots that are due by `lastSeq`, a few per call, each in
+   * a transaction of its own: a snapshot that cannot be made is logged and
+   * skipped (replays only get longer), never holding up the outbox.
+   */
   snapshotDue(lastSeq: number): void {
     for (let n = 0; n < SNAPSHOTS_PER_ROUND; n++) {
-      this.last ??= this.past.lastSnapshot();
-      const next = this.last.seq + Math.max(this.snapshotEvery, this.last.holders);
-      if (next > lastSeq) return;
-      const replayed = this.at(next);
-      if (replayed.disagreements.length > 0) {
-        const first = replayed.disagreements.slice(0, 5);
-        console.error(JSON.stringify({ level: "error", msg: "replay disagrees with the timeline", first }));
+      try {
+        this.last ??= this.past.lastSnapshot();
+        const next = this.last.seq + Math.max(this.snapshotEvery, this.last.holders);
+        if (next > lastSeq) return;
+        const replayed = this.at(next);
+        if (replayed.disagreements.length > 0) {
+          const first = replayed.disagreements.slice(0, 5);
+          const id = this.resourceId();
+          console.error(
+            JSON.stringify({ level: "error", msg: "replay disagrees with the timeline", resource_id: id, first }),
+          );
+        }
+        this.transaction(() => this.past.writeSnapshot(replayed.state));
+        this.last = { seq: next, holders: replayed.state.holders.length };
+      } catch (err) {
+        this.last = null; // read again from storage next time
+        const id = this.resourceId();
+        console.warn(JSON.stringify({ level: "warn", msg: "snapshot failed", resource_id: id, error: String(err) }));
+        return;
       }
-      this.past.writeSnapshot(replayed.state);
-      this.last = { seq: next, holders: replayed.state.holders.length };
     }
   }
 }

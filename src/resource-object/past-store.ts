@@ -101,15 +101,16 @@ export class PastStore {
     };
   }
 
-  /** The seqs of the decisions a request caused, oldest first (a client may reuse its request ids). */
+  /** The seqs of the (last 100) decisions a request id caused, oldest first (a client may reuse its request ids). */
   seqsOfRequest(requestId: string): number[] {
     return this.sql
       .exec<Row>(
-        "SELECT seq FROM timeline WHERE request_id = ? AND request_id <> 'system' ORDER BY seq LIMIT 100",
+        "SELECT seq FROM timeline WHERE request_id = ? AND request_id <> 'system' ORDER BY seq DESC LIMIT 100",
         requestId,
       )
       .toArray()
-      .map((r) => r.seq as number);
+      .map((r) => r.seq as number)
+      .reverse();
   }
 
   /** Decisions about one reservation, from the one that made it to the one that last moved it. */

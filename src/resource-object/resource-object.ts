@@ -66,7 +66,7 @@ export class ResourceObject extends DurableObject<Env> {
     this.desk = new WaitingDesk(new WaitingListStore(sql, resourceId));
     const past = new PastStore(sql, this.store);
     this.past = past;
-    this.pastStates = new PastStates(this.store, past, resourceId);
+    this.pastStates = new PastStates(this.store, past, resourceId, (fn) => ctx.storage.transactionSync(fn));
     this.explainer = new Explainer(this.store, past, this.pastStates, resourceId);
     this.background = new Background({
       storage: ctx.storage,
