@@ -111,8 +111,12 @@ export class Replay {
         return decide(s, step.command, d.at);
       case "reserve": {
         const decision = decide(s, { type: "reserve", quantity: step.quantity, hold: step.hold }, d.at);
-        if (decision.outcome === "ACCEPTED" && step.reservationId !== null) {
+        if (decision.outcome === "ACCEPTED") {
           const { reservationId: id, clientId, quantity, hold } = step;
+          if (id === null) {
+            this.disagree(d.seq, "reservation_id", null, "an accepted reservation has one");
+            return decision;
+          }
           const status = hold ? "HELD" : "CONFIRMED";
           this.holders.set(id, { id, clientId, quantity, status, expiresAt: decision.expiresAt ?? null });
         }

@@ -193,7 +193,7 @@ export const StateQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100).describe("Reservations per page"),
   cursor: z
     .string()
-    .regex(/^\d{1,15}\.\d{1,7}$/, "must be a next_cursor from a previous page")
+    .regex(/^[1-9]\d{0,14}\.\d{1,7}$/, "must be a next_cursor from a previous page")
     .optional(),
 });
 

@@ -48,9 +48,11 @@ export interface AlarmHost {
   /** Records the cursors: `now` in the running transaction, else with the object's next commit. */
   saveOutbox: (now: boolean) => void;
   /** Writes the state snapshots that are due (past-states.ts), after the round, in transactions of their own. */
-  snapshotDue: () => void;
-  /** An availability snapshot reached KV. */
-  published: (view: AvailabilityView) => void;
+  snapshotDue: () => Promise<void>;
+  /** An availability snapshot reached KV (past-store.ts); saved by `saveViews`. */
+  noteView: (view: AvailabilityView) => void;
+  /** Saves the availability snapshots noted since the last round; called inside the round's transaction. */
+  saveViews: () => void;
   /** Comes back at `at` (epoch ms; null: no work left) and at the next hold expiry; called inside a transaction. */
   wakeAt: (at: number | null) => void;
 }
@@ -73,9 +75,10 @@ export async function runOutboxRound(o: AlarmHost): Promise<void> {
   const changed = (Object.keys(before) as (keyof OutboxState)[]).some((k) => before[k] !== outbox[k]);
   o.transaction(() => {
     if (changed) o.saveOutbox(webhooks.queued);
+    o.saveViews();
     o.wakeAt(times.length ? Math.min(...times) : null);
   });
-  o.snapshotDue();
+  await o.snapshotDue();
 }
 
 /** Timeline entries after `drainedSeq` to the history queue, a `sendBatch` per call's worth. */
@@ -148,7 +151,8 @@ async function refreshAvailability(o: AlarmHost, outbox: OutboxState): Promise<n
     const asOf = o.clock();
     await putAvailability(o.bindings.kv, availabilityOf(state, asOf), o.settings.AVAILABILITY_TTL_SECONDS);
     outbox.kvVersion = state.version;
-    o.published({ asOf, version: state.version, state: state.state, remaining: remaining(state) });
+    const cachedUntil = asOf + o.settings.AVAILABILITY_TTL_SECONDS * 1000;
+    o.noteView({ asOf, cachedUntil, version: state.version, state: state.state, remaining: remaining(state) });
     return null;
   } catch (err) {
     logWarn("availability refresh failed", o.current()?.state.id, err);

@@ -39,9 +39,11 @@ export interface BackgroundHost {
   nextExpiry: () => number | null;
   waitingListLength: () => number;
   /** Writes the state snapshots that are due (past-states.ts), after a drain round. */
-  snapshotDue: () => void;
+  snapshotDue: () => Promise<void>;
   /** An availability snapshot reached KV: remembered to explain decisions by (past-store.ts). */
-  published: (view: AvailabilityView) => void;
+  noteView: (view: AvailabilityView) => void;
+  /** Saves the snapshots noted; inside a drain round's transaction. */
+  saveViews: () => void;
   /** The object's env, bindings and clock as they are now: tests swap them on the object. */
   io: () => { env: Env; bindings: OutboxBindings; clock: () => number };
 }
@@ -202,7 +204,8 @@ export class Background implements CommitFollower {
       saveOutbox: (now) => this.saveOutbox(now),
       waitingListLength: this.host.waitingListLength,
       snapshotDue: this.host.snapshotDue,
-      published: this.host.published,
+      noteView: this.host.noteView,
+      saveViews: this.host.saveViews,
       wakeAt: (at) => this.wakeAt(at),
     });
   }

@@ -5,7 +5,7 @@
  */
 import type { Decision, Json, ResourceSpec } from "../domain/resource";
 import { errorReply, type Reply } from "../wire/render";
-import type { Sequenced, TimelineEntry } from "./store";
+import type { RecordedEntry, Sequenced, TimelineEntry } from "./store";
 
 /** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
 export interface Idempotency {
@@ -54,7 +54,7 @@ export interface CommandReply extends Reply {
 }
 
 export interface TimelinePage {
-  items: TimelineEntry[];
+  items: RecordedEntry[];
   nextAfterSeq: number | null;
 }
 

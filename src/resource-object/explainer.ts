@@ -9,10 +9,10 @@
 import type { Reservation } from "../domain/reservation";
 import { type PastStates, pageOfHolders, type Replayed } from "./past-states";
 import type { AvailabilityView, PastStore } from "./past-store";
-import type { ResourceStore, TimelineEntry } from "./store";
+import type { RecordedEntry, ResourceStore } from "./store";
 
 export interface Explanation {
-  decision: TimelineEntry;
+  decision: RecordedEntry;
   /** The state right after the decision before it, with its first BEFORE_HOLDERS holders. */
   before: Replayed;
   /** How many reservations held places then. */
@@ -20,11 +20,11 @@ export interface Explanation {
   /** The availability snapshot in KV at that moment, if this object published one still cached then. */
   view: AvailabilityView | null;
   /** The decisions just before it, oldest first. */
-  competitors: TimelineEntry[];
+  competitors: RecordedEntry[];
   /** Every decision made under the same request id (a client may reuse one), oldest first. */
   requestSeqs: number[];
   /** For a reservation: the reservation now, and every decision about it. */
-  reservation?: { now: Reservation; decisions: TimelineEntry[] };
+  reservation?: { now: Reservation; decisions: RecordedEntry[] };
 }
 
 /** Holders shown with the state before a decision; the state route pages through all of them. */
@@ -45,43 +45,47 @@ export class Explainer {
   ) {}
 
   /** Null when there is no such decision (or reservation) on this resource. */
-  explain(query: ExplainQuery, cacheTtlMs: number): Explanation | null {
-    if ("reservationId" in query) return this.reservation(query.reservationId, query.competitors, cacheTtlMs);
+  async explain(query: ExplainQuery): Promise<Explanation | null> {
+    if ("reservationId" in query) return this.reservation(query.reservationId, query.competitors);
     const seqs = "seq" in query ? [query.seq] : this.past.seqsOfRequest(query.requestId);
     const seq = seqs.at(-1);
     if (seq === undefined) return null;
-    const explained = this.decision(seq, query.competitors, cacheTtlMs);
+    const explained = await this.decision(seq, query.competitors);
     if (!explained) return null;
     return "seq" in query
       ? { ...explained, requestSeqs: this.requestSeqs(explained.decision) }
       : { ...explained, requestSeqs: seqs };
   }
 
-  private decision(seq: number, competitors: number, cacheTtlMs: number): Omit<Explanation, "requestSeqs"> | null {
+  private async decision(seq: number, competitors: number): Promise<Omit<Explanation, "requestSeqs"> | null> {
     const decision = this.store.timelineEntry(seq);
     if (!decision) return null;
     const from = Math.max(0, seq - 1 - competitors);
-    const { replayed: before, holdersTotal: holdersBefore } = pageOfHolders(this.states.at(seq - 1), 0, BEFORE_HOLDERS);
+    const { replayed: before, holdersTotal: holdersBefore } = pageOfHolders(
+      await this.states.at(seq - 1),
+      0,
+      BEFORE_HOLDERS,
+    );
     return {
       decision,
       before,
       holdersBefore,
-      view: this.past.viewAt(decision.serverTimestamp, cacheTtlMs),
+      view: this.past.viewAt(decision.serverTimestamp),
       competitors: competitors === 0 ? [] : this.store.timeline(from, seq - 1 - from),
     };
   }
 
-  private reservation(id: string, competitors: number, cacheTtlMs: number): Explanation | null {
-    const found = this.store.reservationsForHistory([id], this.resourceId())[0];
-    if (!found) return null;
-    const { updatedSeq, ...now } = found;
-    const explained = this.decision(updatedSeq, competitors, cacheTtlMs);
+  private async reservation(id: string, competitors: number): Promise<Explanation | null> {
+    const now = this.store.getReservation(id, this.resourceId());
+    const updatedSeq = this.past.lastChangeOf(id);
+    if (!now || updatedSeq === null) return null;
+    const explained = await this.decision(updatedSeq, competitors);
     if (!explained) return null;
     const decisions = this.past.decisionsOfReservation(id, now.serverSeq, updatedSeq);
     return { ...explained, requestSeqs: this.requestSeqs(explained.decision), reservation: { now, decisions } };
   }
 
-  private requestSeqs(e: TimelineEntry): number[] {
+  private requestSeqs(e: RecordedEntry): number[] {
     return e.requestId === "system" ? [e.seq] : this.past.seqsOfRequest(e.requestId);
   }
 }

@@ -190,10 +190,10 @@ export class Ledger {
   }
 
   /** Writes a decision inside the running transaction and moves the working state on. */
-  private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[1]): void {
-    // The transaction's first seq marks the decisions made in one moment, for explanations (past-states.ts).
-    d.entry.commitGroup = (this.committed?.lastSeq ?? 0) + 1;
-    this.store.appendTimeline(d.entry, remembered);
+  private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[2]): void {
+    // The transaction's first seq marks the decisions made in one moment (explainer.ts).
+    const commitGroup = (this.committed?.lastSeq ?? 0) + 1;
+    this.store.appendTimeline(d.entry, commitGroup, remembered);
     this.unlogged.push(d.entry);
     if (d.write === "whole") this.store.saveResource(d.next);
     else this.store.saveCounters(d.next);

@@ -1,9 +1,12 @@
 /**
  * A resource as it stood right after any decision: the nearest snapshot at
  * or before it, then the timeline from there, each decision decided again by
- * domain/replay.ts. Snapshots are written by the drain round (alarm.ts), not
+ * domain/replay.ts. Snapshots are written after drain rounds (alarm.ts), not
  * by commits: a snapshot is a function of the timeline, which never changes,
- * so when it is written does not matter, and the commit path pays nothing.
+ * so when it is written does not matter. A replay runs on the object's one
+ * thread, so it yields between pages: commits go on meanwhile, and nothing
+ * it reads can change under it (the timeline only grows, snapshots are never
+ * rewritten, and a reservation that stopped holding places never moves again).
  */
 
 import {
@@ -15,7 +18,8 @@ import {
   type Step,
 } from "../domain/replay";
 import type { ReservationAction } from "../domain/reservation";
-import type { ResourceSpec, RulesPatch } from "../domain/resource";
+import type { Json, ResourceSpec, RulesPatch } from "../domain/resource";
+import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
 import type { PastStore } from "./past-store";
 import type { ResourceStore, TimelineEntry } from "./store";
 
@@ -27,7 +31,7 @@ import type { ResourceStore, TimelineEntry } from "./store";
 export const SNAPSHOT_EVERY = 1000;
 /** Snapshots one drain round writes at most (an object from before snapshots catches up over rounds). */
 const SNAPSHOTS_PER_ROUND = 5;
-/** Timeline entries read at a time while replaying. */
+/** Timeline entries replayed between two yields to the object's other work. */
 const PAGE = 1000;
 
 /** A replay's answer: the state, and where deciding again disagreed with the record (none, for a sound timeline). */
@@ -41,7 +45,7 @@ export interface Replayed {
 export class PastStates {
   /** Decisions between snapshots at least (SNAPSHOT_EVERY); tests make it small to replay through many. */
   snapshotEvery = SNAPSHOT_EVERY;
-  /** The latest snapshot's seq and holder count, read once per life of the object. */
+  /** The latest snapshot's seq and holder count (or where snapshots stopped), read once per life of the object. */
   private last: { seq: number; holders: number } | null = null;
 
   constructor(
@@ -53,10 +57,11 @@ export class PastStates {
   ) {}
 
   /** The state right after decision `seq` (which must exist); `fromScratch` ignores snapshots. */
-  at(seq: number, { fromScratch = false } = {}): Replayed {
+  async at(seq: number, { fromScratch = false } = {}): Promise<Replayed> {
     const start = (fromScratch ? null : this.past.snapshotAtOrBefore(seq)) ?? BEFORE_CREATION;
     const replay = new Replay(start, (id) => this.store.getReservation(id, this.resourceId()));
     for (let after = start.seq; after < seq; ) {
+      if (after > start.seq) await new Promise((resolve) => setTimeout(resolve, 0));
       const entries = this.store.timeline(after, Math.min(PAGE, seq - after));
       if (entries.length === 0) break;
       for (const e of entries) replay.apply(recordedOf(e));
@@ -68,32 +73,35 @@ export class PastStates {
   /**
    * Writes the snapshots that are due by `lastSeq`, a few per call, each in
    * a transaction of its own: a snapshot that cannot be made is logged and
-   * skipped (replays only get longer), never holding up the outbox.
+   * skipped (replays only get longer), never holding up the outbox. A replay
+   * that disagrees with the timeline is logged and not saved, so every later
+   * replay goes through that stretch again and reports it.
    */
-  snapshotDue(lastSeq: number): void {
+  async snapshotDue(lastSeq: number): Promise<void> {
     for (let n = 0; n < SNAPSHOTS_PER_ROUND; n++) {
       try {
         this.last ??= this.past.lastSnapshot();
         const next = this.last.seq + Math.max(this.snapshotEvery, this.last.holders);
         if (next > lastSeq) return;
-        const replayed = this.at(next);
+        const replayed = await this.at(next);
+        const holders = replayed.state.holders.length;
         if (replayed.disagreements.length > 0) {
-          const first = replayed.disagreements.slice(0, 5);
-          const id = this.resourceId();
-          console.error(
-            JSON.stringify({ level: "error", msg: "replay disagrees with the timeline", resource_id: id, first }),
-          );
-        }
-        this.transaction(() => this.past.writeSnapshot(replayed.state));
-        this.last = { seq: next, holders: replayed.state.holders.length };
+          log("error", "replay disagrees with the timeline; no snapshot", this.resourceId(), {
+            first: replayed.disagreements.slice(0, 5),
+          });
+        } else this.transaction(() => this.past.writeSnapshot(replayed.state));
+        this.last = { seq: next, holders };
       } catch (err) {
         this.last = null; // read again from storage next time
-        const id = this.resourceId();
-        console.warn(JSON.stringify({ level: "warn", msg: "snapshot failed", resource_id: id, error: String(err) }));
+        log("warn", "snapshot failed", this.resourceId(), { error: String(err) });
         return;
       }
     }
   }
+}
+
+function log(level: "warn" | "error", msg: string, resourceId: string, extra: Record<string, unknown>): void {
+  console[level](JSON.stringify({ level, msg, resource_id: resourceId, ...extra }));
 }
 
 /** `r` with only the holders from `offset` on, at most `limit` of them, and how many there are in all. */
@@ -125,8 +133,12 @@ function stepOf(e: TimelineEntry): Step {
   const d = e.detail;
   const reservationId = typeof d.reservation_id === "string" ? d.reservation_id : null;
   switch (e.type) {
-    case "resource.create":
-      return { kind: "create", spec: d.spec as ResourceSpec };
+    case "resource.create": {
+      // Resources created before schema v4 had no offer TTL; the migration gave them the default.
+      const spec = d.spec as Partial<ResourceSpec>;
+      const waitingListOfferTtlSeconds = spec.waitingListOfferTtlSeconds ?? DEFAULT_OFFER_TTL_SECONDS;
+      return { kind: "create", spec: { ...spec, waitingListOfferTtlSeconds } as ResourceSpec };
+    }
     case "reservation.reserve":
       return {
         kind: "reserve",
@@ -160,12 +172,13 @@ function stepOf(e: TimelineEntry): Step {
 /**
  * An update recorded before updates kept their patch (schema v6): the rules
  * it left, in the order the update route builds a patch, so the reason names
- * the changed fields in the same order. A refused one changed nothing.
+ * the changed fields in the same order; a field the resource did not show
+ * then (the offer TTL before v4) is left out. A refused one changed nothing.
  */
 function patchOf(after: unknown): RulesPatch {
-  const a = after as Record<string, string | number | boolean | null | Record<string, never>>;
-  const time = (v: unknown) => (typeof v === "string" ? Date.parse(v) : null);
-  return {
+  const a = after as Record<string, Json>;
+  const time = (v: Json | undefined) => (typeof v === "string" ? Date.parse(v) : null);
+  const fields: RulesPatch = {
     type: a.type as string,
     capacity: a.capacity as number,
     waitingListEnabled: a.waiting_list_enabled as boolean,
@@ -174,6 +187,8 @@ function patchOf(after: unknown): RulesPatch {
     maxQuantityPerReservation: a.max_quantity_per_reservation as number | null,
     holdTtlSeconds: a.hold_ttl_seconds as number,
     waitingListOfferTtlSeconds: a.waiting_list_offer_ttl_seconds as number,
-    metadata: a.metadata as RulesPatch["metadata"] & object,
+    metadata: a.metadata as Record<string, Json>,
   };
+  const shown = (k: string) => a[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] !== undefined;
+  return Object.fromEntries(Object.entries(fields).filter(([k]) => shown(k))) as RulesPatch;
 }

@@ -2,21 +2,25 @@
  * What explaining a decision reads beyond the timeline itself: snapshots of
  * the state every so many decisions, the availability snapshots this object
  * handed out for caching (to KV, and on a miss to the Worker, which keeps it
- * in memory briefly), and decisions by request id or by reservation. Nothing
- * here is written on the commit path (see past-states.ts).
+ * in memory briefly), and decisions by request id or by reservation.
+ * Snapshots and views are written after drain rounds, never by a commit
+ * (past-states.ts); a commit pays only its entry in the request-id index.
  */
 import type { Holder, PastState } from "../domain/replay";
 import type { ResourceState } from "../domain/resource";
-import type { ResourceStore, TimelineEntry } from "./store";
+import type { RecordedEntry, ResourceStore } from "./store";
 
 /** Holders per snapshot row: a row stays well under SQLite's 2 MB value limit in a Durable Object. */
 const HOLDERS_PER_ROW = 2000;
-/** How long published availability snapshots are kept to explain decisions by (epoch ms). */
-export const VIEW_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** How long the availability snapshots handed out are kept to explain decisions by (epoch ms). */
+const VIEW_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** How often old ones are forgotten, at most (epoch ms). */
+const VIEW_PRUNE_EVERY_MS = 3600 * 1000;
 
-/** An availability snapshot handed out for caching: what a cached read showed from `asOf` on. */
+/** An availability snapshot handed out for caching: what a cached read could show from `asOf` to `cachedUntil`. */
 export interface AvailabilityView {
   asOf: number;
+  cachedUntil: number;
   version: number;
   state: "OPEN" | "CLOSED";
   remaining: number;
@@ -25,6 +29,10 @@ export interface AvailabilityView {
 type Row = Record<string, SqlStorageValue>;
 
 export class PastStore {
+  /** Views handed out since the last drain round (see `noteView`). */
+  private readonly pendingViews = new Map<number, AvailabilityView>();
+  private prunedAt = 0;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly store: ResourceStore,
@@ -75,30 +83,52 @@ export class PastStore {
     }
   }
 
-  /** Remembers a snapshot just published to KV; forgets those older than VIEW_RETENTION_MS. */
-  recordView(v: AvailabilityView): void {
-    this.sql.exec(
-      "INSERT OR REPLACE INTO availability_views (as_of, version, state, remaining) VALUES (?, ?, ?, ?)",
-      v.asOf,
-      v.version,
-      v.state,
-      v.remaining,
-    );
-    this.sql.exec("DELETE FROM availability_views WHERE as_of < ?", v.asOf - VIEW_RETENTION_MS);
+  /**
+   * Remembers an availability snapshot just handed out, in memory until the
+   * next drain round saves it (`saveViews`): the read that handed it out
+   * writes nothing. One row per version: its first `asOf`, its last `cachedUntil`.
+   */
+  noteView(v: AvailabilityView): void {
+    const known = this.pendingViews.get(v.version);
+    this.pendingViews.set(v.version, known ? { ...known, cachedUntil: Math.max(known.cachedUntil, v.cachedUntil) } : v);
   }
 
-  /** The last snapshot published at or before `at` that was still cached then (published less than `ttlMs` before). */
-  viewAt(at: number, ttlMs: number): AvailabilityView | null {
+  /** Saves the views noted since the last round; call inside the round's transaction. */
+  saveViews(now: number): void {
+    for (const v of this.pendingViews.values()) {
+      this.sql.exec(
+        `INSERT INTO availability_views (version, as_of, cached_until, state, remaining) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (version) DO UPDATE SET cached_until = MAX(cached_until, excluded.cached_until)`,
+        v.version,
+        v.asOf,
+        v.cachedUntil,
+        v.state,
+        v.remaining,
+      );
+    }
+    this.pendingViews.clear();
+    if (now - this.prunedAt < VIEW_PRUNE_EVERY_MS) return;
+    this.sql.exec("DELETE FROM availability_views WHERE as_of < ?", now - VIEW_RETENTION_MS);
+    this.prunedAt = now;
+  }
+
+  /** The last view handed out at or before `at`, if a cache could still show it then. */
+  viewAt(at: number): AvailabilityView | null {
     const row = this.sql
       .exec<Row>("SELECT * FROM availability_views WHERE as_of <= ? ORDER BY as_of DESC LIMIT 1", at)
       .toArray()[0];
-    if (!row || (row.as_of as number) + ttlMs <= at) return null;
-    return {
-      asOf: row.as_of as number,
-      version: row.version as number,
-      state: row.state as AvailabilityView["state"],
-      remaining: row.remaining as number,
-    };
+    const saved: AvailabilityView | null = row
+      ? {
+          asOf: row.as_of as number,
+          cachedUntil: row.cached_until as number,
+          version: row.version as number,
+          state: row.state as AvailabilityView["state"],
+          remaining: row.remaining as number,
+        }
+      : null;
+    const candidates = [saved, ...this.pendingViews.values()].filter((v): v is AvailabilityView => !!v && v.asOf <= at);
+    const last = candidates.sort((a, b) => b.asOf - a.asOf)[0];
+    return last && last.cachedUntil > at ? last : null;
   }
 
   /** The seqs of the (last 100) decisions a request id caused, oldest first (a client may reuse its request ids). */
@@ -113,8 +143,18 @@ export class PastStore {
       .reverse();
   }
 
-  /** Decisions about one reservation, from the one that made it to the one that last moved it. */
-  decisionsOfReservation(id: string, fromSeq: number, toSeq: number): TimelineEntry[] {
+  /** The seq of the decision that last changed a reservation (made it, or moved it), or null. */
+  lastChangeOf(reservationId: string): number | null {
+    const row = this.sql.exec<Row>("SELECT updated_seq FROM reservations WHERE id = ?", reservationId).toArray()[0];
+    return row ? (row.updated_seq as number) : null;
+  }
+
+  /**
+   * Decisions about one reservation, from the one that made it to the one that last changed it (refused
+   * or repeated actions after that are left out). Scans that stretch of the timeline: no index on it, so
+   * commits pay nothing for it.
+   */
+  decisionsOfReservation(id: string, fromSeq: number, toSeq: number): RecordedEntry[] {
     const seqs = this.sql
       .exec<Row>(
         "SELECT seq FROM timeline WHERE seq BETWEEN ? AND ? AND json_extract(detail, '$.reservation_id') = ? ORDER BY seq",

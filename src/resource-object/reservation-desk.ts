@@ -159,19 +159,13 @@ export class ReservationDesk {
   }
 
   /** An admin change: the whole resource row is written, and the audit trail gets it before and after. */
-  private admin(
-    current: Sequenced,
-    command: Command,
-    now: number,
-    type: string,
-    caller: Caller & { patch?: RulesPatch },
-  ): Decided {
+  private admin(current: Sequenced, command: Command, now: number, type: string, caller: Caller): Decided {
     const { decision, seq } = decideNext(current, command, now);
     const before = resourceJson(current.state);
     const after = resourceJson(decision.state);
     const detail: Record<string, Json> = { actor: caller.actor ?? null, route: caller.route ?? null, before, after };
     // What was asked, as the rules took it: a replay decides the update again from it (past-states.ts).
-    if (caller.patch) detail.patch = caller.patch as Record<string, Json>;
+    if (command.type === "update") detail.patch = command.patch as Record<string, Json>;
     const cause: Cause = { type, requestId: caller.requestId, detail };
     const reply =
       decision.outcome === "REJECTED"

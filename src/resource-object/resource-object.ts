@@ -75,7 +75,8 @@ export class ResourceObject extends DurableObject<Env> {
       nextExpiry: () => this.ledger.nextExpiry,
       waitingListLength: () => this.desk.length,
       snapshotDue: () => this.pastStates.snapshotDue(this.ledger.current?.lastSeq ?? 0),
-      published: (view) => past.recordView(view),
+      noteView: (view) => past.noteView(view),
+      saveViews: () => past.saveViews(Date.now()),
       io: () => ({ env: this.env, bindings: this.bindings, clock: this.clock }),
     });
     this.drainer = this.background.drainer;
@@ -187,9 +188,11 @@ export class ResourceObject extends DurableObject<Env> {
     }
     const snapshot = this.availability() as Availability;
     this.background.readMissedKv(settings.AVAILABILITY_TTL_SECONDS);
-    // Workers cache it in memory too: it is what some readers see until KV has the next one.
+    // The Worker keeps it in memory for a moment: some readers see this one until KV has the next.
     const { version, state, remaining } = snapshot;
-    this.past.recordView({ asOf: Date.parse(snapshot.as_of), version, state, remaining });
+    const asOf = Date.parse(snapshot.as_of);
+    const cachedUntil = asOf + settings.AVAILABILITY_ISOLATE_CACHE_MS;
+    this.past.noteView({ asOf, cachedUntil, version, state, remaining });
     return snapshot;
   }
 
@@ -214,25 +217,25 @@ export class ResourceObject extends DurableObject<Env> {
    * places then; `replayed` is null when `seq` is beyond the last decision.
    * Null for an unknown resource.
    */
-  stateAt(query: { seq: number | null; offset: number; limit: number }): {
+  async stateAt(query: { seq: number | null; offset: number; limit: number }): Promise<{
     lastSeq: number;
     replayed: Replayed | null;
     holdersTotal: number;
-  } | null {
+  } | null> {
     this.ledger.processDue();
     const current = this.ledger.current;
     if (!current) return null;
     const target = query.seq ?? current.lastSeq;
     if (target > current.lastSeq) return { lastSeq: current.lastSeq, replayed: null, holdersTotal: 0 };
-    const replayed = this.pastStates.at(target);
+    const replayed = await this.pastStates.at(target);
     return { lastSeq: current.lastSeq, ...pageOfHolders(replayed, query.offset, query.limit) };
   }
 
   /** Why a decision (by seq or request id) or a reservation ended as it did (explainer.ts); null when unknown. */
-  explain(query: ExplainQuery): Explanation | null {
+  explain(query: ExplainQuery): Promise<Explanation | null> {
     this.ledger.processDue();
-    if (!this.ledger.current) return null;
-    return this.explainer.explain(query, config(this.env).AVAILABILITY_TTL_SECONDS * 1000);
+    if (!this.ledger.current) return Promise.resolve(null);
+    return this.explainer.explain(query);
   }
 
   /** How many timeline entries have not left for the history queue yet. */

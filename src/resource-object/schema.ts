@@ -169,12 +169,15 @@ const MIGRATIONS: string[] = [
      holders TEXT NOT NULL,
      PRIMARY KEY (seq, part)
    );
+   -- One row per version handed out: when first, and until when some cache may still show it.
    CREATE TABLE availability_views (
-     as_of INTEGER PRIMARY KEY,
-     version INTEGER NOT NULL,
+     version INTEGER PRIMARY KEY,
+     as_of INTEGER NOT NULL,
+     cached_until INTEGER NOT NULL,
      state TEXT NOT NULL,
      remaining INTEGER NOT NULL
-   );`,
+   );
+   CREATE INDEX availability_views_as_of ON availability_views (as_of);`,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

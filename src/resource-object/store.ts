@@ -31,11 +31,15 @@ export interface TimelineEntry {
   rulesVersion: number;
   /** Request received → decided, in ms, for decisions a client asked for; null for the engine's own. */
   latencyMs: number | null;
+}
+
+/** A timeline entry as stored. */
+export interface RecordedEntry extends TimelineEntry {
   /**
-   * The first seq of the transaction (group commit) that recorded it: decisions with the same group were
-   * decided in one moment, in seq order. Set by the ledger when it records; null for decisions before v6.
+   * The first seq of the transaction (group commit) that recorded it: entries of one group were decided in
+   * one moment, in seq order. Null for decisions recorded before schema v6.
    */
-  commitGroup?: number | null;
+  commitGroup: number | null;
 }
 
 /** A reply stored under an idempotency key, replayed byte for byte. */
@@ -224,8 +228,11 @@ export class ResourceStore {
     return (row.at as number | null) ?? null;
   }
 
-  /** Appends a decision, with the idempotency record of its request when there is one. */
-  appendTimeline(e: TimelineEntry, remembered?: StoredReply & { key: string }): void {
+  /**
+   * Appends a decision, with the first seq of the transaction recording it (`RecordedEntry.commitGroup`) and
+   * the idempotency record of its request when there is one.
+   */
+  appendTimeline(e: TimelineEntry, commitGroup: number, remembered?: StoredReply & { key: string }): void {
     this.sql.exec(
       `INSERT INTO timeline (seq, server_timestamp, type, request_id, client_id, quantity, outcome,
          code, reason, detail, version_before, version_after, rules_version,
@@ -250,17 +257,17 @@ export class ResourceStore {
       remembered ? JSON.stringify(remembered.headers) : null,
       remembered?.body ?? null,
       e.latencyMs,
-      e.commitGroup ?? null,
+      commitGroup,
     );
   }
 
   /** One timeline entry, e.g. to rebuild the event of a webhook retry. */
-  timelineEntry(seq: number): TimelineEntry | null {
+  timelineEntry(seq: number): RecordedEntry | null {
     return this.timeline(seq - 1, 1)[0] ?? null;
   }
 
   /** Timeline entries with `seq > afterSeq`, oldest first; uses the primary key, never scans. */
-  timeline(afterSeq: number, limit: number): TimelineEntry[] {
+  timeline(afterSeq: number, limit: number): RecordedEntry[] {
     return this.sql
       .exec<Row>(
         `SELECT seq, server_timestamp, type, request_id, client_id, quantity, outcome, code, reason, detail,

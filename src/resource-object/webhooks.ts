@@ -55,7 +55,8 @@ export function eventOf(e: TimelineEntry, resourceId: string): WebhookEvent | nu
     return null;
   } else type = RESOURCE_EVENTS[e.type];
   if (!type) return null;
-  const { before: _b, after, spec: _s, actor: _a, route: _r, ...rest } = e.detail;
+  // The audit trail's parts and the update's patch (as the rules took it) are the operator's, not the event's.
+  const { before: _b, after, spec: _s, actor: _a, route: _r, patch: _p, ...rest } = e.detail;
   return {
     id: `evt_${resourceId}_${e.seq}`,
     type,

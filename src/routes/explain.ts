@@ -1,4 +1,3 @@
-import { config } from "../config";
 import { AppError } from "../http/errors";
 import { RESPONSE_BODIES as B } from "../http/responses";
 import { pathParam, type RouteSpec, route, routesApp, valid } from "../http/route-spec";
@@ -62,7 +61,7 @@ explain.openapi(decision, async (c) => {
     const what = query.seq !== undefined ? `decision ${query.seq}` : "decision with this request id";
     throw new AppError("NOT_FOUND", `No ${what} on this resource.`);
   }
-  return c.json(explanationJson(resourceId, found, config(c.env).AVAILABILITY_TTL_SECONDS));
+  return c.json(explanationJson(resourceId, found));
 });
 
 const reservation = at({
@@ -84,5 +83,5 @@ explain.openapi(reservation, async (c) => {
   const { resourceId, stub } = reservationOwner(c.env, id);
   const found = await stub.explain({ reservationId: id, competitors: query.competitors });
   if (!found) throw new AppError("NOT_FOUND", "Reservation not found.");
-  return c.json(explanationJson(resourceId, found, config(c.env).AVAILABILITY_TTL_SECONDS));
+  return c.json(explanationJson(resourceId, found));
 });

@@ -88,13 +88,13 @@ export interface ExplanationView {
   decision: TimelineEntryView;
   before: ReplayedView;
   holdersBefore: number;
-  view: { asOf: number; version: number; state: "OPEN" | "CLOSED"; remaining: number } | null;
+  view: { asOf: number; cachedUntil: number; version: number; state: "OPEN" | "CLOSED"; remaining: number } | null;
   competitors: TimelineEntryView[];
   requestSeqs: number[];
   reservation?: { now: Parameters<typeof reservationJson>[0]; decisions: TimelineEntryView[] };
 }
 
-export function explanationJson(resourceId: string, x: ExplanationView, cacheTtlSeconds: number) {
+export function explanationJson(resourceId: string, x: ExplanationView) {
   const group = x.decision.commitGroup ?? null;
   return {
     resource_id: resourceId,
@@ -102,7 +102,7 @@ export function explanationJson(resourceId: string, x: ExplanationView, cacheTtl
     state_before: pastStateJson(x.before, x.holdersBefore),
     availability_view: x.view && {
       as_of: iso(x.view.asOf) as string,
-      cached_until: iso(x.view.asOf + cacheTtlSeconds * 1000) as string,
+      cached_until: iso(x.view.cachedUntil) as string,
       version: x.view.version,
       state: x.view.state,
       remaining: x.view.remaining,

@@ -76,7 +76,11 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 /** The object's private parts a test may look at. */
 interface Inside {
   ledger: { current: Sequenced | null };
-  pastStates: { snapshotEvery: number; snapshotDue(seq: number): void; at(seq: number, o?: object): Replayed };
+  pastStates: {
+    snapshotEvery: number;
+    snapshotDue(seq: number): Promise<void>;
+    at(seq: number, o?: object): Promise<Replayed>;
+  };
 }
 const inside = (o: ResourceObject) => o as unknown as Inside;
 
@@ -150,7 +154,7 @@ async function run(id: string, step: Step, made: string[], clock: { now: number 
         o.get(); // a read processes what is due by the new time: holds expire, offers lapse
         return;
       case "snapshot":
-        inside(o).pastStates.snapshotDue(inside(o).ledger.current?.lastSeq ?? 0);
+        await inside(o).pastStates.snapshotDue(inside(o).ledger.current?.lastSeq ?? 0);
         return;
     }
   });
@@ -179,10 +183,10 @@ describe("replaying the timeline", () => {
             await run(id, step, made, clock);
             seen.push(await runInDurableObject(objectOf(id), (o, state) => live(o, state.storage.sql)));
           }
-          await runInDurableObject(objectOf(id), (o) => {
+          await runInDurableObject(objectOf(id), async (o) => {
             for (const then of seen) {
-              const viaSnapshots = inside(o).pastStates.at(then.seq);
-              const fromScratch = inside(o).pastStates.at(then.seq, { fromScratch: true });
+              const viaSnapshots = await inside(o).pastStates.at(then.seq);
+              const fromScratch = await inside(o).pastStates.at(then.seq, { fromScratch: true });
               for (const replayed of [viaSnapshots, fromScratch]) {
                 expect(replayed.disagreements).toEqual([]);
                 expect(replayed.state.resource).toEqual(then.resource);

@@ -152,9 +152,10 @@ describe("state as of a decision", () => {
     const past = await stateAt(id, target, "limit=1000");
     expect(past.replay).toMatchObject({ from_snapshot_seq: 1000, decisions_replayed: 30, disagreements: [] });
     const scratch = await runInDurableObject(objectOf(id), (o) =>
-      (o as unknown as { pastStates: { at(seq: number, opts: object): { state: Body } } }).pastStates.at(target, {
-        fromScratch: true,
-      }),
+      (o as unknown as { pastStates: { at(seq: number, opts: object): Promise<{ state: Body }> } }).pastStates.at(
+        target,
+        { fromScratch: true },
+      ),
     );
     expect(past.reservations_total).toBe(scratch.state.holders.length);
     expect(past.resource.confirmed + past.resource.held).toBe(target - 1);
@@ -187,6 +188,34 @@ describe("histories recorded before explanations (schema v5)", () => {
     const x = await explainRequest(id, "after-updates");
     expect(x.decision.commit_group).toBeNull();
     expect(x.competitors.every((c: Body) => c.same_commit === false)).toBe(true);
+  });
+});
+
+describe("histories recorded before the offer TTL existed (schema v3)", () => {
+  it("replays a create and updates that never mention it as the migration left it: the default", async () => {
+    const { id } = (await createResource({ capacity: 3 })) as { id: string };
+    await call("PATCH", `/resources/${id}`, { body: { capacity: 4 } });
+    await reserve(id, { quantity: 1 });
+    await runInDurableObject(objectOf(id), (_, state) => {
+      state.storage.sql.exec(
+        `UPDATE timeline SET detail = json_remove(detail, '$.patch', '$.spec.waitingListOfferTtlSeconds',
+           '$.after.waiting_list_offer_ttl_seconds', '$.before.waiting_list_offer_ttl_seconds')`,
+      );
+    });
+    const past = await stateAt(id);
+    expect(past.replay.disagreements).toEqual([]);
+    expect(past.resource).toMatchObject({ capacity: 4, waiting_list_offer_ttl_seconds: 900, rules_version: 2 });
+  });
+});
+
+describe("request ids", () => {
+  it("never takes 'system', the id of the engine's own decisions, from a client", async () => {
+    const { id } = (await createResource({ capacity: 1 })) as { id: string };
+    const res = await reserve(id, {}, { "X-Request-Id": "system" });
+    expect(res.status).toBe(201);
+    const given = res.headers.get("X-Request-Id") as string;
+    expect(given).not.toBe("system");
+    expect((await explainRequest(id, given)).decision).toMatchObject({ outcome: "ACCEPTED", request_id: given });
   });
 });
 
@@ -226,6 +255,7 @@ describe("bad input changes nothing and says what is wrong", () => {
     ["state?at_seq=99", 404],
     ["state?limit=0", 400],
     ["state?cursor=nope", 400],
+    ["state?cursor=0.0", 400],
     ["state?at_seq=1&cursor=2.0", 400],
     ["state?extra=1", 400],
     ["explain", 400],

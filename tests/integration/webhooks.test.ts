@@ -51,9 +51,10 @@ describe("webhooks through the queue", () => {
     const r = await json(await reserve(id));
     await reserve(id, { client_id: "late" });
     await call("POST", `/reservations/${r.id}/cancel`);
+    await call("PATCH", `/resources/${id}`, { body: { capacity: 2 } });
     await settle(id);
     const mine = async () => (await received("global")).filter((g) => JSON.parse(g.body).resource_id === id);
-    await expect.poll(async () => (await mine()).length, { timeout: 15_000 }).toBe(4);
+    await expect.poll(async () => (await mine()).length, { timeout: 15_000 }).toBe(5);
     // Deliveries carry no order; server_seq orders them.
     const got = (await mine()).sort((a, b) => JSON.parse(a.body).server_seq - JSON.parse(b.body).server_seq);
     expect(got.map((g) => JSON.parse(g.body).type)).toEqual([
@@ -61,12 +62,18 @@ describe("webhooks through the queue", () => {
       "reservation.confirmed",
       "reservation.rejected",
       "reservation.cancelled",
+      "resource.updated",
     ]);
+    // The resource as the API shows it; the audit trail and the rules' own patch stay in the timeline.
+    const updated = JSON.parse((got[4] as { body: string }).body).data;
+    expect(updated.resource).toMatchObject({ capacity: 2 });
+    expect(Object.keys(updated)).not.toContain("patch");
+    expect(Object.keys(updated)).not.toContain("before");
     for (const g of got) {
       const t = Number(/t=(\d+)/.exec(g.signature)?.[1]);
       expect(g.signature).toBe(await signature(SECRET, g.body, t));
     }
-    expect(await counter("delivered")).toBeGreaterThanOrEqual(before + 4);
+    expect(await counter("delivered")).toBeGreaterThanOrEqual(before + 5);
   });
 
   it("retries a receiver that fails 3 times, through the queue's backoff, until it gets the event", async () => {
