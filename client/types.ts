@@ -407,6 +407,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/resources/{id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A resource as it stood right after a decision, replayed from its timeline
+         * @description Key: admin.
+         */
+        get: operations["getAdminResourcesIdState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/resources/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why a decision (by request_id or seq) came out as it did
+         * @description Key: admin.
+         */
+        get: operations["getAdminResourcesIdExplain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reservations/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why a reservation ended as it did
+         * @description Key: admin.
+         */
+        get: operations["getAdminReservationsIdExplain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/resources/{id}/timeline": {
         parameters: {
             query?: never;
@@ -601,66 +661,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/resources/{id}/state": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A resource as it stood right after a decision, replayed from its timeline
-         * @description Key: admin.
-         */
-        get: operations["getAdminResourcesIdState"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/resources/{id}/explain": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Why a decision (by request_id or seq) came out as it did
-         * @description Key: admin.
-         */
-        get: operations["getAdminResourcesIdExplain"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/admin/reservations/{id}/explain": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Why a reservation ended as it did
-         * @description Key: admin.
-         */
-        get: operations["getAdminReservationsIdExplain"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -701,10 +701,10 @@ export interface components {
              */
             status?: "REJECTED";
         };
-        Error_FORBIDDEN: {
+        Error_NOT_FOUND: {
             error: {
                 /** @enum {string} */
-                code: "FORBIDDEN";
+                code: "NOT_FOUND";
                 message: string;
                 /** @description One entry per problem: the field (body fields by name; query.x, header.X) and the issue. */
                 details?: {
@@ -719,10 +719,10 @@ export interface components {
              */
             status?: "REJECTED";
         };
-        Error_RESOURCE_EXISTS: {
+        Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE: {
             error: {
                 /** @enum {string} */
-                code: "RESOURCE_EXISTS";
+                code: "RESOURCE_FULL" | "RESOURCE_CLOSED" | "INVALID_STATE";
                 message: string;
                 /** @description One entry per problem: the field (body fields by name; query.x, header.X) and the issue. */
                 details?: {
@@ -863,24 +863,6 @@ export interface components {
              */
             status?: "REJECTED";
         };
-        Error_NOT_FOUND: {
-            error: {
-                /** @enum {string} */
-                code: "NOT_FOUND";
-                message: string;
-                /** @description One entry per problem: the field (body fields by name; query.x, header.X) and the issue. */
-                details?: {
-                    field: string;
-                    issue: string;
-                }[];
-                request_id: string;
-            };
-            /**
-             * @description Set on a reservation decision that went against the caller.
-             * @enum {string}
-             */
-            status?: "REJECTED";
-        };
         Error_INVALID_STATE: {
             error: {
                 /** @enum {string} */
@@ -899,10 +881,10 @@ export interface components {
              */
             status?: "REJECTED";
         };
-        Error_PRECONDITION_FAILED: {
+        Error_FORBIDDEN: {
             error: {
                 /** @enum {string} */
-                code: "PRECONDITION_FAILED";
+                code: "FORBIDDEN";
                 message: string;
                 /** @description One entry per problem: the field (body fields by name; query.x, header.X) and the issue. */
                 details?: {
@@ -917,10 +899,28 @@ export interface components {
              */
             status?: "REJECTED";
         };
-        Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE: {
+        Error_RESOURCE_EXISTS: {
             error: {
                 /** @enum {string} */
-                code: "RESOURCE_FULL" | "RESOURCE_CLOSED" | "INVALID_STATE";
+                code: "RESOURCE_EXISTS";
+                message: string;
+                /** @description One entry per problem: the field (body fields by name; query.x, header.X) and the issue. */
+                details?: {
+                    field: string;
+                    issue: string;
+                }[];
+                request_id: string;
+            };
+            /**
+             * @description Set on a reservation decision that went against the caller.
+             * @enum {string}
+             */
+            status?: "REJECTED";
+        };
+        Error_PRECONDITION_FAILED: {
+            error: {
+                /** @enum {string} */
+                code: "PRECONDITION_FAILED";
                 message: string;
                 /** @description One entry per problem: the field (body fields by name; query.x, header.X) and the issue. */
                 details?: {
@@ -1175,133 +1175,6 @@ export interface components {
             /** @default 60 */
             min_age_seconds?: number;
         };
-        TimelinePage: {
-            items: {
-                seq: number;
-                /** Format: date-time */
-                server_timestamp: string;
-                type: string;
-                request_id: string;
-                client_id: string | null;
-                quantity: number | null;
-                /** @enum {string} */
-                outcome: "ACCEPTED" | "REJECTED";
-                code: string | null;
-                reason: string;
-                detail: {
-                    [key: string]: unknown;
-                };
-                version_before: number;
-                version_after: number;
-                rules_version: number;
-                latency_ms: number | null;
-                /** @description The first seq of the transaction that recorded it: equal groups were decided in one group commit */
-                commit_group: number | null;
-            }[];
-            next_after_seq: number | null;
-        };
-        AuditPage: {
-            items: {
-                /** @description Order of arrival in the log; the cursor pages backwards by it */
-                id: number;
-                /**
-                 * Format: date-time
-                 * @description When the action was decided
-                 */
-                time: string;
-                /** @description resource.create|update|close|reopen, resource.import, api_key.issue, api_key.revoke, maintenance.update */
-                action: string;
-                /** @description The request's route, e.g. "PATCH /resources/{id}" */
-                route: string;
-                resource_id: string | null;
-                /** @enum {string} */
-                outcome: "ACCEPTED" | "REJECTED";
-                reason: string;
-                /** @description The API key's id, or "admin" for the ADMIN_TOKEN */
-                key_id: string | null;
-                request_id: string;
-                /** @description As the API showed it before; never a secret */
-                before: {
-                    [key: string]: unknown;
-                } | null;
-                /** @description As the API shows it after (an import: its counts); never a secret */
-                after: {
-                    [key: string]: unknown;
-                } | null;
-            }[];
-            next_cursor: string | null;
-        };
-        DeadLetterPage: {
-            items: {
-                [key: string]: unknown;
-            }[];
-            next_cursor: string | null;
-        };
-        ImportResult: {
-            /** @enum {boolean} */
-            dry_run?: true;
-            /** @description Dry run only: lines that would be imported */
-            valid?: number;
-            created: number;
-            unchanged: number;
-            failed: {
-                line: number;
-                error: {
-                    code: string;
-                    message: string;
-                    details?: unknown;
-                };
-            }[];
-        };
-        ApiKeyCreated: {
-            id: string;
-            name: string;
-            /** @enum {string} */
-            role: "admin" | "client";
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            last_used_at: string | null;
-            /** Format: date-time */
-            revoked_at: string | null;
-            /** @description The plaintext key, shown only in this response */
-            key: string;
-        };
-        CreateApiKeyBody: {
-            name: string;
-            /** @enum {string} */
-            role: "admin" | "client";
-        };
-        ApiKeyList: {
-            items: components["schemas"]["ApiKey"][];
-        };
-        ApiKey: {
-            id: string;
-            name: string;
-            /** @enum {string} */
-            role: "admin" | "client";
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            last_used_at: string | null;
-            /** Format: date-time */
-            revoked_at: string | null;
-        };
-        Maintenance: {
-            enabled: boolean;
-            message: string | null;
-            /** Format: date-time */
-            updated_at: string | null;
-        };
-        MaintenanceBody: {
-            enabled: boolean;
-            /** @default null */
-            message?: string | null;
-        };
-        /** @description Reservations, rejections, cancellations and expired holds per day; utilization per type */
-        Analytics: {
-            [key: string]: unknown;
-        };
         ResourceStateAt: {
             at_seq: number;
             /**
@@ -1543,6 +1416,133 @@ export interface components {
                 commit_group: number | null;
             }[];
         };
+        TimelinePage: {
+            items: {
+                seq: number;
+                /** Format: date-time */
+                server_timestamp: string;
+                type: string;
+                request_id: string;
+                client_id: string | null;
+                quantity: number | null;
+                /** @enum {string} */
+                outcome: "ACCEPTED" | "REJECTED";
+                code: string | null;
+                reason: string;
+                detail: {
+                    [key: string]: unknown;
+                };
+                version_before: number;
+                version_after: number;
+                rules_version: number;
+                latency_ms: number | null;
+                /** @description The first seq of the transaction that recorded it: equal groups were decided in one group commit */
+                commit_group: number | null;
+            }[];
+            next_after_seq: number | null;
+        };
+        AuditPage: {
+            items: {
+                /** @description Order of arrival in the log; the cursor pages backwards by it */
+                id: number;
+                /**
+                 * Format: date-time
+                 * @description When the action was decided
+                 */
+                time: string;
+                /** @description resource.create|update|close|reopen, resource.import, api_key.issue, api_key.revoke, maintenance.update */
+                action: string;
+                /** @description The request's route, e.g. "PATCH /resources/{id}" */
+                route: string;
+                resource_id: string | null;
+                /** @enum {string} */
+                outcome: "ACCEPTED" | "REJECTED";
+                reason: string;
+                /** @description The API key's id, or "admin" for the ADMIN_TOKEN */
+                key_id: string | null;
+                request_id: string;
+                /** @description As the API showed it before; never a secret */
+                before: {
+                    [key: string]: unknown;
+                } | null;
+                /** @description As the API shows it after (an import: its counts); never a secret */
+                after: {
+                    [key: string]: unknown;
+                } | null;
+            }[];
+            next_cursor: string | null;
+        };
+        DeadLetterPage: {
+            items: {
+                [key: string]: unknown;
+            }[];
+            next_cursor: string | null;
+        };
+        ImportResult: {
+            /** @enum {boolean} */
+            dry_run?: true;
+            /** @description Dry run only: lines that would be imported */
+            valid?: number;
+            created: number;
+            unchanged: number;
+            failed: {
+                line: number;
+                error: {
+                    code: string;
+                    message: string;
+                    details?: unknown;
+                };
+            }[];
+        };
+        ApiKeyCreated: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "client";
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** @description The plaintext key, shown only in this response */
+            key: string;
+        };
+        CreateApiKeyBody: {
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "client";
+        };
+        ApiKeyList: {
+            items: components["schemas"]["ApiKey"][];
+        };
+        ApiKey: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "client";
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+        };
+        Maintenance: {
+            enabled: boolean;
+            message: string | null;
+            /** Format: date-time */
+            updated_at: string | null;
+        };
+        MaintenanceBody: {
+            enabled: boolean;
+            /** @default null */
+            message?: string | null;
+        };
+        /** @description Reservations, rejections, cancellations and expired holds per day; utilization per type */
+        Analytics: {
+            [key: string]: unknown;
+        };
     };
     responses: {
         /** @description VALIDATION_ERROR */
@@ -1568,26 +1568,15 @@ export interface components {
                 "application/json": components["schemas"]["Error_UNAUTHENTICATED"];
             };
         };
-        /** @description FORBIDDEN */
-        FORBIDDEN: {
+        /** @description NOT_FOUND */
+        NOT_FOUND: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Cache-Control": components["headers"]["Cache-Control"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["Error_FORBIDDEN"];
-            };
-        };
-        /** @description RESOURCE_EXISTS */
-        RESOURCE_EXISTS: {
-            headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
-                "Cache-Control": components["headers"]["Cache-Control"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Error_RESOURCE_EXISTS"];
+                "application/json": components["schemas"]["Error_NOT_FOUND"];
             };
         };
         /** @description PAYLOAD_TOO_LARGE */
@@ -1670,17 +1659,6 @@ export interface components {
                 "application/json": components["schemas"]["Error_UNAVAILABLE"];
             };
         };
-        /** @description NOT_FOUND */
-        NOT_FOUND: {
-            headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
-                "Cache-Control": components["headers"]["Cache-Control"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Error_NOT_FOUND"];
-            };
-        };
         /** @description INVALID_STATE (a refused decision also has "status": "REJECTED") */
         INVALID_STATE: {
             headers: {
@@ -1690,6 +1668,28 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error_INVALID_STATE"];
+            };
+        };
+        /** @description FORBIDDEN */
+        FORBIDDEN: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error_FORBIDDEN"];
+            };
+        };
+        /** @description RESOURCE_EXISTS */
+        RESOURCE_EXISTS: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error_RESOURCE_EXISTS"];
             };
         };
         /** @description PRECONDITION_FAILED */
@@ -2617,6 +2617,119 @@ export interface operations {
             503: components["responses"]["UNAVAILABLE_or_MAINTENANCE"];
         };
     };
+    getAdminResourcesIdState: {
+        parameters: {
+            query?: {
+                /** @description The decision to stand after; the last one when absent */
+                at_seq?: number;
+                /** @description Reservations per page */
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state right after decision at_seq. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceStateAt"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminResourcesIdExplain: {
+        parameters: {
+            query?: {
+                request_id?: string;
+                seq?: number;
+                /** @description How many of the decisions just before it to show */
+                competitors?: number | null;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The decision, the state before it and what competed with it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminReservationsIdExplain: {
+        parameters: {
+            query?: {
+                /** @description How many of the decisions just before it to show */
+                competitors?: number | null;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The decision that gave the reservation its status, and every decision about it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
     getAdminResourcesIdTimeline: {
         parameters: {
             query?: {
@@ -2995,119 +3108,6 @@ export interface operations {
             400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             403: components["responses"]["FORBIDDEN"];
-            429: components["responses"]["RATE_LIMITED"];
-            500: components["responses"]["INTERNAL"];
-            503: components["responses"]["UNAVAILABLE"];
-        };
-    };
-    getAdminResourcesIdState: {
-        parameters: {
-            query?: {
-                /** @description The decision to stand after; the last one when absent */
-                at_seq?: number;
-                /** @description Reservations per page */
-                limit?: number;
-                cursor?: string;
-            };
-            header?: {
-                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
-                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
-            };
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The state right after decision at_seq. */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ResourceStateAt"];
-                };
-            };
-            400: components["responses"]["VALIDATION_ERROR"];
-            401: components["responses"]["UNAUTHENTICATED"];
-            403: components["responses"]["FORBIDDEN"];
-            404: components["responses"]["NOT_FOUND"];
-            429: components["responses"]["RATE_LIMITED"];
-            500: components["responses"]["INTERNAL"];
-            503: components["responses"]["UNAVAILABLE"];
-        };
-    };
-    getAdminResourcesIdExplain: {
-        parameters: {
-            query?: {
-                request_id?: string;
-                seq?: number;
-                /** @description How many of the decisions just before it to show */
-                competitors?: number | null;
-            };
-            header?: {
-                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
-                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
-            };
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The decision, the state before it and what competed with it. */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Explanation"];
-                };
-            };
-            400: components["responses"]["VALIDATION_ERROR"];
-            401: components["responses"]["UNAUTHENTICATED"];
-            403: components["responses"]["FORBIDDEN"];
-            404: components["responses"]["NOT_FOUND"];
-            429: components["responses"]["RATE_LIMITED"];
-            500: components["responses"]["INTERNAL"];
-            503: components["responses"]["UNAVAILABLE"];
-        };
-    };
-    getAdminReservationsIdExplain: {
-        parameters: {
-            query?: {
-                /** @description How many of the decisions just before it to show */
-                competitors?: number | null;
-            };
-            header?: {
-                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
-                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
-            };
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The decision that gave the reservation its status, and every decision about it. */
-            200: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Explanation"];
-                };
-            };
-            400: components["responses"]["VALIDATION_ERROR"];
-            401: components["responses"]["UNAUTHENTICATED"];
-            403: components["responses"]["FORBIDDEN"];
-            404: components["responses"]["NOT_FOUND"];
             429: components["responses"]["RATE_LIMITED"];
             500: components["responses"]["INTERNAL"];
             503: components["responses"]["UNAVAILABLE"];
