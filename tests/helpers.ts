@@ -118,6 +118,22 @@ export async function received(name: string, count = 0, timeoutMs = 20_000): Pro
   }
 }
 
+/**
+ * The events `name` received, parsed. An attempt cut off by its timeout (a
+ * loaded machine) can reach the receiver with a partial body; the queue
+ * retries it, so such attempts are left out.
+ */
+export async function receivedEvents(name: string): Promise<Record<string, any>[]> {
+  const got = await (await fetch(`https://hooks.test/__log/${name}`)).json<Received[]>();
+  return got.flatMap((g) => {
+    try {
+      return [JSON.parse(g.body)];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** The Durable Object of a resource, for `runInDurableObject` / `runDurableObjectAlarm`. */
 export function objectOf(resourceId: string): DurableObjectStub<ResourceObject> {
   const ns = env.RESOURCE_OBJECT as DurableObjectNamespace<ResourceObject>;

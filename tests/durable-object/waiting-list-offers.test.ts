@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, createResource, objectOf, reserve, setClock, settle } from "../helpers";
+import { call, createResource, objectOf, receivedEvents, reserve, setClock, settle } from "../helpers";
 
 const json = (res: Response) => res.json<Record<string, any>>();
 
@@ -79,11 +79,11 @@ describe("waiting-list offers (API v1.1)", () => {
     expect(await json(again)).toMatchObject({ status: "WAITING", position: 1 });
 
     await settle(id);
-    const events = (await (await fetch("https://hooks.test/__log/global")).json<{ body: string }[]>())
-      .map((g) => JSON.parse(g.body))
-      .filter((e) => e.resource_id === id && e.type === "waiting_list.expired");
+    const events = (await receivedEvents("global")).filter(
+      (e) => e.resource_id === id && e.type === "waiting_list.expired",
+    );
     expect(events).toHaveLength(1);
-    expect(events[0].data).toMatchObject({ entry_id: w1.id, client_id: "w1", cause: "offer_lapsed" });
+    expect(events[0]?.data).toMatchObject({ entry_id: w1.id, client_id: "w1", cause: "offer_lapsed" });
   });
 
   it("treats an offer as lapsed at its time even before the alarm ran, inside any command", async () => {

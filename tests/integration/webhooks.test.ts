@@ -53,7 +53,8 @@ describe("webhooks through the queue", () => {
     await call("POST", `/reservations/${r.id}/cancel`);
     await call("PATCH", `/resources/${id}`, { body: { capacity: 2 } });
     await settle(id);
-    const mine = async () => (await received("global")).filter((g) => JSON.parse(g.body).resource_id === id);
+    // An attempt cut off by its timeout on a loaded machine may arrive with a partial body; the queue retries it.
+    const mine = async () => (await received("global")).filter((g) => g.body.includes(`"resource_id":"${id}"`));
     await expect.poll(async () => (await mine()).length, { timeout: 15_000 }).toBe(5);
     // Deliveries carry no order; server_seq orders them.
     const got = (await mine()).sort((a, b) => JSON.parse(a.body).server_seq - JSON.parse(b.body).server_seq);
