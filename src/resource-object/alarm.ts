@@ -14,8 +14,9 @@ import { countQueueMessages } from "../lib/usage";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
 import { DRAIN_BATCH, historyMessages, sendAll } from "./outbox";
+import type { OutboxState } from "./outbox-cursors";
 import type { AvailabilityView } from "./past-store";
-import type { OutboxState, ResourceStore, Sequenced } from "./store";
+import type { ResourceStore, Sequenced } from "./store";
 import { eventOf, targetsOf, type WebhookJob } from "./webhooks";
 
 /** KV accepts at most one write per key per second. */

@@ -14,8 +14,9 @@ import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
 import { Drainer, TIMER_LIMIT_MS } from "./drainer";
 import type { CommitFollower } from "./ledger";
 import { historyMessages } from "./outbox";
+import type { OutboxCursors, OutboxState } from "./outbox-cursors";
 import type { AvailabilityView } from "./past-store";
-import type { OutboxState, ResourceStore, Sequenced } from "./store";
+import type { ResourceStore, Sequenced } from "./store";
 
 /** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
@@ -33,6 +34,8 @@ const HISTORY_PAGE = 1000;
 export interface BackgroundHost {
   storage: DurableObjectStorage;
   store: ResourceStore;
+  /** Where the outbox's cursors are stored. */
+  cursors: OutboxCursors;
   /** The committed state (ledger.ts); it moves on while a round awaits. */
   current: () => Sequenced | null;
   /** When time-driven work is next due: a hold's expiry or an offer's lapse (ledger.ts). */
@@ -217,7 +220,7 @@ export class Background implements CommitFollower {
   }
 
   private cursors(): OutboxState {
-    this.outbox ??= this.host.store.outboxState();
+    this.outbox ??= this.host.cursors.load();
     return this.outbox;
   }
 
@@ -232,7 +235,7 @@ export class Background implements CommitFollower {
       this.outboxUnsaved = true;
       return;
     }
-    this.host.store.saveOutboxState(this.cursors());
+    this.host.cursors.save(this.cursors());
     this.outboxUnsaved = false;
   }
 
@@ -263,7 +266,7 @@ export class Background implements CommitFollower {
     const storage = this.host.storage;
     try {
       storage.transactionSync(() => {
-        if (this.outboxUnsaved) this.host.store.saveOutboxState(this.cursors());
+        if (this.outboxUnsaved) this.host.cursors.save(this.cursors());
         if (wanted === null) void storage.deleteAlarm();
         else void storage.setAlarm(wanted);
         countUsage("alarms");

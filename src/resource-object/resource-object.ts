@@ -13,6 +13,7 @@ import type { Drainer } from "./drainer";
 import { Explainer, type ExplainQuery, type Explanation } from "./explainer";
 import type { GroupCommit } from "./group-commit";
 import { Ledger } from "./ledger";
+import { OutboxCursors } from "./outbox-cursors";
 import { PastStates, pageOfHolders, type Replayed } from "./past-states";
 import { PastStore } from "./past-store";
 import { ReservationDesk } from "./reservation-desk";
@@ -71,6 +72,7 @@ export class ResourceObject extends DurableObject<Env> {
     this.background = new Background({
       storage: ctx.storage,
       store: this.store,
+      cursors: new OutboxCursors(sql),
       current: () => this.ledger.current,
       nextExpiry: () => this.ledger.nextExpiry,
       waitingListLength: () => this.desk.length,

@@ -170,32 +170,6 @@ export class ResourceStore {
     return found;
   }
 
-  outboxState(): OutboxState {
-    const row = this.sql.exec<Row>("SELECT * FROM outbox_state").one();
-    return {
-      drainedSeq: row.drained_seq as number,
-      failures: row.failures as number,
-      webhookFailures: 0,
-      kvVersion: row.kv_version as number,
-      kvWrittenAt: row.kv_written_at as number,
-      kvReadUntil: row.kv_read_until as number,
-      webhookSeq: row.webhook_seq as number,
-    };
-  }
-
-  saveOutboxState(s: OutboxState): void {
-    this.sql.exec(
-      `UPDATE outbox_state SET drained_seq = ?, failures = ?, kv_version = ?, kv_written_at = ?, kv_read_until = ?,
-         webhook_seq = ?`,
-      s.drainedSeq,
-      s.failures,
-      s.kvVersion,
-      s.kvWrittenAt,
-      s.kvReadUntil,
-      s.webhookSeq,
-    );
-  }
-
   setStatus(id: string, status: ReservationStatus, at: number, seq: number): void {
     const column = STATUS_TIME_COLUMN[status];
     if (column) {
@@ -312,22 +286,6 @@ export class ResourceStore {
       body: row.reply_body as string,
     };
   }
-}
-
-/** Progress of the outbox: how far the timeline went to the queues, and what KV last got. */
-export interface OutboxState {
-  /** The last timeline entry sent to the history queue. */
-  drainedSeq: number;
-  /** Consecutive failed drains, for the backoff. */
-  failures: number;
-  /** Consecutive failed webhook enqueues, for their backoff (memory only: a new life starts again at 0). */
-  webhookFailures: number;
-  kvVersion: number;
-  kvWrittenAt: number;
-  /** Until when (epoch ms) somebody reads the availability: commits refresh KV only until then. */
-  kvReadUntil: number;
-  /** The last timeline entry whose events went to the webhook queue. */
-  webhookSeq: number;
 }
 
 function toReservation(row: Row, resourceId: string): Reservation {
