@@ -5,7 +5,7 @@
  * version and rules version compared with the record, so a replay that ends
  * without disagreements is a proof that the timeline explains the state.
  */
-import type { ReservationAction, ReservationRef, ReservationStatus } from "./reservation";
+import { holdsPlaces, type ReservationAction, type ReservationRef, type ReservationStatus } from "./reservation";
 import { type Command, createResource, type Decision, decide, type ResourceSpec, type ResourceState } from "./resource";
 
 /** A reservation that holds places: HELD, CONFIRMED or CHECKED_IN. */
@@ -56,10 +56,16 @@ export interface Disagreement {
   replayed: string | number | null;
 }
 
+/** A replay's answer: the state, and where deciding again disagreed with the record (none, for a sound timeline). */
+export interface Replayed {
+  state: PastState;
+  /** The snapshot it started from (0: the beginning). */
+  fromSeq: number;
+  disagreements: Disagreement[];
+}
+
 /** A reservation that no longer held places when the replay started (so it never will again), by id. */
 export type LookUpReleased = (id: string) => (ReservationRef & { clientId: string }) | null;
-
-const HOLDING: ReadonlySet<ReservationStatus> = new Set(["HELD", "CONFIRMED", "CHECKED_IN"]);
 
 export class Replay {
   private resource: ResourceState | null;
@@ -134,13 +140,13 @@ export class Replay {
       this.disagree(d.seq, "reservation", id, "unknown");
       return null;
     }
-    if (!holder && HOLDING.has(ref.status)) {
+    if (!holder && holdsPlaces(ref.status)) {
       this.disagree(d.seq, "reservation", `${id} holding places`, "not among the holders");
     }
     const decision = decide(s, { type: "reservation", action, reservation: ref }, d.at);
     const to = decision.outcome === "ACCEPTED" ? decision.reservationStatus : undefined;
     if (holder && to !== undefined) {
-      if (HOLDING.has(to)) this.holders.set(id, { ...holder, status: to });
+      if (holdsPlaces(to)) this.holders.set(id, { ...holder, status: to });
       else this.holders.delete(id);
     }
     return decision;

@@ -66,6 +66,11 @@ export function transition(r: ReservationRef, action: ReservationAction, now: nu
   }
 }
 
+/** Whether a reservation in this status takes places from the capacity (held, confirmed or checked in). */
+export function holdsPlaces(status: ReservationStatus): boolean {
+  return status === "HELD" || status === "CONFIRMED" || status === "CHECKED_IN";
+}
+
 /** How a status change moves the resource's counters: [confirmed delta, held delta]. */
 export function capacityDelta(from: ReservationStatus, to: ReservationStatus, quantity: number): [number, number] {
   const held = (s: ReservationStatus) => (s === "HELD" ? quantity : 0);

@@ -6,8 +6,10 @@
  * transaction marked. A reservation is explained by the decision that gave
  * it its status, with every decision about it.
  */
+
+import type { Replayed } from "../domain/replay";
 import type { Reservation } from "../domain/reservation";
-import { type PastStates, pageOfHolders, type Replayed } from "./past-states";
+import { type PastStates, pageOfHolders } from "./past-states";
 import type { AvailabilityView, PastStore } from "./past-store";
 import type { RecordedEntry, ResourceStore } from "./store";
 

@@ -9,14 +9,7 @@
  * rewritten, and a reservation that stopped holding places never moves again).
  */
 
-import {
-  BEFORE_CREATION,
-  type Disagreement,
-  type PastState,
-  type RecordedDecision,
-  Replay,
-  type Step,
-} from "../domain/replay";
+import { BEFORE_CREATION, type RecordedDecision, Replay, type Replayed, type Step } from "../domain/replay";
 import type { ReservationAction } from "../domain/reservation";
 import type { Json, ResourceSpec, RulesPatch } from "../domain/resource";
 import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
@@ -33,14 +26,6 @@ export const SNAPSHOT_EVERY = 1000;
 const SNAPSHOTS_PER_ROUND = 5;
 /** Timeline entries replayed between two yields to the object's other work. */
 const PAGE = 1000;
-
-/** A replay's answer: the state, and where deciding again disagreed with the record (none, for a sound timeline). */
-export interface Replayed {
-  state: PastState;
-  /** The snapshot it started from (0: the beginning). */
-  fromSeq: number;
-  disagreements: Disagreement[];
-}
 
 export class PastStates {
   /** Decisions between snapshots at least (SNAPSHOT_EVERY); tests make it small to replay through many. */

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../config";
+import type { Replayed } from "../domain/replay";
 import type { Reservation } from "../domain/reservation";
 import type { ResourceState, RulesPatch } from "../domain/resource";
 import { countingSql, countUsage } from "../lib/usage";
@@ -14,7 +15,7 @@ import { Explainer, type ExplainQuery, type Explanation } from "./explainer";
 import type { GroupCommit } from "./group-commit";
 import { Ledger } from "./ledger";
 import { OutboxCursors } from "./outbox-cursors";
-import { PastStates, pageOfHolders, type Replayed } from "./past-states";
+import { PastStates, pageOfHolders } from "./past-states";
 import { PastStore } from "./past-store";
 import { ReservationDesk } from "./reservation-desk";
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from "./schema";

@@ -2,7 +2,7 @@
  * JSON of the operator's views of the past (docs/api.md §Operators): timeline
  * entries, a resource's state as of a decision, and explanations.
  */
-import type { Disagreement, Holder, PastState } from "../domain/replay";
+import type { Holder, Replayed } from "../domain/replay";
 import type { ResourceState } from "../domain/resource";
 import { iso, reservationJson, resourceJson } from "./render";
 
@@ -45,18 +45,11 @@ export function timelineItemJson(e: TimelineEntryView) {
   };
 }
 
-/** A replay's answer as the object gives it (resource-object/past-states.ts). */
-export interface ReplayedView {
-  state: PastState;
-  fromSeq: number;
-  disagreements: Disagreement[];
-}
-
 /** Deciding again disagreed with the record this often at most in an answer; `disagreements_total` counts all. */
 const SHOWN_DISAGREEMENTS = 20;
 
 /** The resource as it stood right after a decision, with a page of the reservations holding places then. */
-export function pastStateJson(r: ReplayedView, holdersTotal: number) {
+export function pastStateJson(r: Replayed, holdersTotal: number) {
   const { state } = r;
   return {
     at_seq: state.seq,
@@ -86,7 +79,7 @@ function holderJson(h: Holder) {
 /** An explanation as the object gives it (resource-object/explainer.ts). */
 export interface ExplanationView {
   decision: TimelineEntryView;
-  before: ReplayedView;
+  before: Replayed;
   holdersBefore: number;
   view: { asOf: number; cachedUntil: number; version: number; state: "OPEN" | "CLOSED"; remaining: number } | null;
   competitors: TimelineEntryView[];

@@ -11,9 +11,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Holder } from "../../src/domain/replay";
+import type { Holder, Replayed } from "../../src/domain/replay";
 import type { ResourceState } from "../../src/domain/resource";
-import type { Replayed } from "../../src/resource-object/past-states";
 import type { ResourceObject } from "../../src/resource-object/resource-object";
 import type { Sequenced } from "../../src/resource-object/store";
 import { createResource, objectOf, setClock } from "../helpers";
