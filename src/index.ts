@@ -1,6 +1,7 @@
 import { createApp } from "./app";
 import { exportHistory } from "./cron/export";
 import { reconcile } from "./cron/reconcile";
+import { logFailure, logLine } from "./lib/log";
 import { consumeQueue } from "./queues";
 import { resourceStub } from "./resource-object/address";
 
@@ -16,20 +17,19 @@ export default {
 
   /** Hourly (wrangler.toml): repair gaps in the history, then export what is new to R2. */
   async scheduled(_controller, env, _ctx) {
+    // A failed reconciliation (recorded in its run) must not hold up the export of what D1 has.
     const run = await reconcile(
       { db: env.DB, object: (id) => resourceStub(env, id), now: Date.now },
       { trigger: "scheduled" },
-    );
+    ).catch((err) => {
+      logFailure("scheduled reconciliation failed; exporting anyway", err);
+      return null;
+    });
     const runs = await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now });
-    const rows = runs.reduce((n, r) => n + r.rows, 0);
-    console.log(
-      JSON.stringify({
-        level: "info",
-        msg: "scheduled reconciliation and export",
-        gaps_repaired: run.gapsRepaired,
-        runs: runs.map((r) => r.id),
-        rows,
-      }),
-    );
+    logLine("info", "scheduled reconciliation and export", {
+      gaps_repaired: run?.gapsRepaired ?? null,
+      runs: runs.map((r) => r.id),
+      rows: runs.reduce((n, r) => n + r.rows, 0),
+    });
   },
 } satisfies ExportedHandler<Env>;

@@ -10,6 +10,9 @@
  */
 
 /** Resource ids chosen by operators: ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$. */
+/** The request id of the decisions the engine makes itself (hold expiry, offers, notes); never a client's. */
+export const SYSTEM_REQUEST_ID = "system";
+
 export const RESOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export type IdKind = "rsv_" | "wle_";

@@ -118,12 +118,12 @@ export class Replay {
       case "reserve": {
         const decision = decide(s, { type: "reserve", quantity: step.quantity, hold: step.hold }, d.at);
         if (decision.outcome === "ACCEPTED") {
-          const { reservationId: id, clientId, quantity, hold } = step;
+          const { reservationId: id, clientId, quantity } = step;
           if (id === null) {
             this.disagree(d.seq, "reservation_id", null, "an accepted reservation has one");
             return decision;
           }
-          const status = hold ? "HELD" : "CONFIRMED";
+          const status = decision.reservationStatus as ReservationStatus;
           this.holders.set(id, { id, clientId, quantity, status, expiresAt: decision.expiresAt ?? null });
         }
         return decision;

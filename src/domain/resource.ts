@@ -80,7 +80,7 @@ export type Decision =
       state: ResourceState;
       /** For an accepted hold: when it lapses (epoch ms). */
       expiresAt?: number;
-      /** For a reservation action that moved the reservation: its new status. */
+      /** For an accepted reserve, the new reservation's status; for an action that moved one, its new status. */
       reservationStatus?: ReservationStatus;
     }
   | { outcome: "REJECTED"; code: RefusalCode; reason: string; state: ResourceState };
@@ -158,8 +158,8 @@ function decideReserve(s: ResourceState, quantity: number, hold: boolean, now: n
   const taken = hold ? { held: s.held + quantity } : { confirmed: s.confirmed + quantity };
   const state = changed(s, taken, now);
   const reason = `${hold ? "held" : "confirmed"} ${quantity}, remaining ${remaining(state)}`;
-  if (!hold) return { outcome: "ACCEPTED", reason, state };
-  return { outcome: "ACCEPTED", reason, state, expiresAt: now + s.holdTtlSeconds * 1000 };
+  if (!hold) return { outcome: "ACCEPTED", reason, state, reservationStatus: "CONFIRMED" };
+  return { outcome: "ACCEPTED", reason, state, reservationStatus: "HELD", expiresAt: now + s.holdTtlSeconds * 1000 };
 }
 
 function decideReservation(s: ResourceState, action: ReservationAction, r: ReservationRef, now: number): Decision {

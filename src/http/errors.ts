@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { codeToStatus, type ErrorCode } from "../domain/errors";
+import { logFailure, logLine } from "../lib/log";
 import { isD1Unavailable } from "../storage/d1";
 import { type ErrorDetail, errorJson } from "../wire/render";
 import type { AppEnv } from "./types";
@@ -40,20 +41,10 @@ export function onError(err: Error, c: Context<AppEnv>): Response {
   const flags = err as { retryable?: boolean; overloaded?: boolean };
   const d1Down = isD1Unavailable(err);
   if (d1Down || flags.overloaded || flags.retryable) {
-    console.warn(
-      JSON.stringify({ level: "warn", request_id: requestId, msg: "transient failure", error: String(err) }),
-    );
+    logFailure("transient failure", err, { request_id: requestId });
     return errorResponse(c, unavailable(d1Down ? D1_RETRY_AFTER_SECONDS : 1));
   }
-  console.error(
-    JSON.stringify({
-      level: "error",
-      request_id: requestId,
-      msg: "unhandled error",
-      error: String(err),
-      stack: err.stack,
-    }),
-  );
+  logLine("error", "unhandled error", { request_id: requestId, error: String(err), stack: err.stack });
   return errorResponse(c, new AppError("INTERNAL", "An internal error occurred."));
 }
 

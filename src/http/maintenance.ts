@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { logLine } from "../lib/log";
 import { isD1Unavailable } from "../storage/d1";
 import { type Maintenance, readMaintenance, SETTINGS_CACHE_MS } from "../storage/settings";
 import { AppError } from "./errors";
@@ -26,6 +27,6 @@ export const maintenanceGate: MiddlewareHandler<AppEnv> = async (c, next) => {
  */
 function assumeOffWhileUnknown(err: unknown): Maintenance {
   if (!isD1Unavailable(err)) throw err;
-  console.warn(JSON.stringify({ level: "warn", msg: "maintenance setting unknown while D1 is down: assumed off" }));
+  logLine("warn", "maintenance setting unknown while D1 is down: assumed off");
   return { enabled: false, message: null, updatedAt: null };
 }

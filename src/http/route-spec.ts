@@ -8,7 +8,7 @@
 import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { z } from "zod";
-import { ERROR_STATUS, type ErrorCode } from "../domain/errors";
+import { ERROR_STATUS, type ErrorCode, REFUSAL_MESSAGE } from "../domain/errors";
 import { ERROR_CODES, errorBodyId } from "./responses";
 import { IdempotencyKey, IfMatch } from "./schemas";
 import type { AppEnv } from "./types";
@@ -99,7 +99,7 @@ const ref = (kind: string, name: string) => ({ $ref: `#/components/${kind}/${nam
 
 const headersOf = (names: HeaderName[]) => Object.fromEntries(names.map((n) => [n, ref("headers", n)]));
 
-const REFUSALS: ErrorCode[] = ["RESOURCE_FULL", "RESOURCE_CLOSED", "INVALID_STATE"];
+const REFUSALS = Object.keys(REFUSAL_MESSAGE) as ErrorCode[];
 
 type Ref = { $ref: string };
 /**

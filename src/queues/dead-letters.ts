@@ -9,7 +9,7 @@
 import type { WebhookJob } from "../resource-object/webhooks";
 import type { HistoryMessage } from "../storage/history-writer";
 import { recordHistoryDeadLetters } from "../storage/reconciliation";
-import { logQueue, retryDelaySeconds } from "./retry";
+import { logQueue, maxAttempts, retryDelaySeconds } from "./retry";
 import { recordDeadLetter } from "./webhook-consumer";
 
 export async function consumeHistoryDeadLetters(batch: MessageBatch<HistoryMessage>, db: D1Database): Promise<void> {
@@ -29,7 +29,7 @@ export async function consumeHistoryDeadLetters(batch: MessageBatch<HistoryMessa
     batch.ackAll();
   } catch (err) {
     logQueue("history dead letters not recorded", batch.queue, err);
-    batch.retryAll({ delaySeconds: retryDelaySeconds(Math.max(...batch.messages.map((m) => m.attempts))) });
+    batch.retryAll({ delaySeconds: retryDelaySeconds(maxAttempts(batch)) });
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { HISTORY_BACKLOG_GAUGE, HISTORY_WRITTEN_GAUGE, setGauge } from "../storage/counters";
 import { type HistoryMessage, writeHistory } from "../storage/history-writer";
-import { logQueue, retryDelaySeconds } from "./retry";
+import { logQueue, maxAttempts, retryDelaySeconds } from "./retry";
 
 /**
  * After this many failed attempts a batch is written message by message, so
@@ -29,7 +29,7 @@ export async function consumeHistory(batch: MessageBatch<HistoryMessage>, db: D1
     batch.ackAll();
     return;
   } catch (err) {
-    const attempts = Math.max(...batch.messages.map((m) => m.attempts));
+    const attempts = maxAttempts(batch);
     logQueue("history batch failed", batch.queue, err, { messages: batch.messages.length, attempts });
     if (attempts < SPLIT_AFTER_ATTEMPTS || batch.messages.length === 1) {
       batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });

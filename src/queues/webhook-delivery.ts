@@ -2,8 +2,10 @@
  * Delivering one webhook: the target checked, the body signed, one POST that
  * never follows a redirect, with a timeout that starts when the request does.
  */
+
 import type { Config } from "../config";
 import { callbackTargetProblem } from "../lib/callback-target";
+import { hex } from "../lib/digest";
 import { countUsage } from "../lib/usage";
 import type { WebhookEvent } from "../resource-object/webhooks";
 
@@ -29,8 +31,7 @@ export async function signature(secret: string, body: string, unixSeconds: numbe
     ["sign"],
   );
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${unixSeconds}.${body}`));
-  const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `t=${unixSeconds},v1=${hex}`;
+  return `t=${unixSeconds},v1=${hex(mac)}`;
 }
 
 /** One POST; resolves on a 2xx, throws otherwise (status, network error or timeout). */

@@ -10,6 +10,7 @@
 import type { Config } from "../config";
 import { remaining } from "../domain/resource";
 import { backoffMs } from "../lib/backoff";
+import { logFailure } from "../lib/log";
 import { countQueueMessages } from "../lib/usage";
 import { availabilityOf, putAvailability } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
@@ -48,8 +49,6 @@ export interface AlarmHost {
   transaction: (fn: () => void) => void;
   /** Records the cursors: `now` in the running transaction, else with the object's next commit. */
   saveOutbox: (now: boolean) => void;
-  /** Writes the state snapshots that are due (past-states.ts), after the round, in transactions of their own. */
-  snapshotDue: () => Promise<void>;
   /** An availability snapshot reached KV (past-store.ts); saved by `saveViews`. */
   noteView: (view: AvailabilityView) => void;
   /** Saves the availability snapshots noted since the last round; called inside the round's transaction. */
@@ -79,7 +78,6 @@ export async function runOutboxRound(o: AlarmHost): Promise<void> {
     o.saveViews();
     o.wakeAt(times.length ? Math.min(...times) : null);
   });
-  await o.snapshotDue();
 }
 
 /** Timeline entries after `drainedSeq` to the history queue, a `sendBatch` per call's worth. */
@@ -168,5 +166,5 @@ export function logWarn(
   err: unknown,
   extra: Record<string, unknown> = {},
 ): void {
-  console.warn(JSON.stringify({ level: "warn", msg, resource_id: resourceId, error: String(err), ...extra }));
+  logFailure(msg, err, { resource_id: resourceId, ...extra });
 }

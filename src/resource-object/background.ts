@@ -41,8 +41,8 @@ export interface BackgroundHost {
   /** When time-driven work is next due: a hold's expiry or an offer's lapse (ledger.ts). */
   nextExpiry: () => number | null;
   waitingListLength: () => number;
-  /** Writes the state snapshots that are due (past-states.ts), after a drain round. */
-  snapshotDue: () => Promise<void>;
+  /** Starts writing the state snapshots that are due (past-states.ts) after a drain round; not awaited. */
+  startSnapshots: () => void;
   /** An availability snapshot reached KV: remembered to explain decisions by (past-store.ts). */
   noteView: (view: AvailabilityView) => void;
   /** Saves the snapshots noted; inside a drain round's transaction. */
@@ -196,7 +196,7 @@ export class Background implements CommitFollower {
   private async drainRound(): Promise<void> {
     await this.missingWrite; // see created()
     const { env, bindings, clock } = this.host.io();
-    return runOutboxRound({
+    await runOutboxRound({
       store: this.host.store,
       settings: config(env),
       bindings,
@@ -206,11 +206,12 @@ export class Background implements CommitFollower {
       transaction: (fn) => this.host.storage.transactionSync(fn),
       saveOutbox: (now) => this.saveOutbox(now),
       waitingListLength: this.host.waitingListLength,
-      snapshotDue: this.host.snapshotDue,
       noteView: this.host.noteView,
       saveViews: this.host.saveViews,
       wakeAt: (at) => this.wakeAt(at),
     });
+    // Snapshots for replays come after the round and on their own: the outbox never waits for them.
+    this.host.startSnapshots();
   }
 
   /** Somebody reads this resource's availability: its commits refresh KV for `seconds`. */

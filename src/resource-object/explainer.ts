@@ -7,6 +7,7 @@
  * it its status, with every decision about it.
  */
 
+import { SYSTEM_REQUEST_ID } from "../domain/ids";
 import type { Replayed } from "../domain/replay";
 import type { Reservation } from "../domain/reservation";
 import { type PastStates, pageOfHolders } from "./past-states";
@@ -78,16 +79,16 @@ export class Explainer {
   }
 
   private async reservation(id: string, competitors: number): Promise<Explanation | null> {
-    const now = this.store.getReservation(id, this.resourceId());
-    const updatedSeq = this.past.lastChangeOf(id);
-    if (!now || updatedSeq === null) return null;
+    const found = this.store.reservationsForHistory([id], this.resourceId())[0];
+    if (!found) return null;
+    const { updatedSeq, ...now } = found;
     const explained = await this.decision(updatedSeq, competitors);
     if (!explained) return null;
-    const decisions = this.past.decisionsOfReservation(id, now.serverSeq, updatedSeq);
+    const decisions = this.store.timelineOfReservation(id, now.serverSeq, updatedSeq);
     return { ...explained, requestSeqs: this.requestSeqs(explained.decision), reservation: { now, decisions } };
   }
 
   private requestSeqs(e: RecordedEntry): number[] {
-    return e.requestId === "system" ? [e.seq] : this.past.seqsOfRequest(e.requestId);
+    return e.requestId === SYSTEM_REQUEST_ID ? [e.seq] : this.past.seqsOfRequest(e.requestId);
   }
 }

@@ -7,6 +7,7 @@
  * (reservation-desk.ts, waiting-desk.ts); what leaves the object afterwards
  * is background.ts's.
  */
+import { SYSTEM_REQUEST_ID } from "../domain/ids";
 import type { Reservation } from "../domain/reservation";
 import { type Command, type Decision, decide, type Json } from "../domain/resource";
 import { errorReply, type Reply } from "../wire/render";
@@ -137,7 +138,7 @@ export class Ledger {
       const current = this.working as Sequenced;
       const now = this.serverTime(current);
       const decision: Decision = { outcome: "ACCEPTED", reason, state: current.state };
-      const cause: Cause = { type, requestId: "system", detail };
+      const cause: Cause = { type, requestId: SYSTEM_REQUEST_ID, detail };
       const reply = { status: 200, headers: {}, body: "" };
       const once = onceKey === undefined ? undefined : { key: onceKey, fingerprint: "", ...reply };
       this.record(decided(current, decision, current.lastSeq + 1, now, cause, reply), once);
@@ -275,7 +276,7 @@ export class Ledger {
     if (status !== found.status) this.store.setStatus(found.id, status, now, seq);
     const cause: Cause = {
       type: "reservation.expire",
-      requestId: "system",
+      requestId: SYSTEM_REQUEST_ID,
       clientId: found.clientId,
       quantity: found.quantity,
       detail: { reservation_id: found.id, status },

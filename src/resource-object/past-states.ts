@@ -1,7 +1,7 @@
 /**
  * A resource as it stood right after any decision: the nearest snapshot at
  * or before it, then the timeline from there, each decision decided again by
- * domain/replay.ts. Snapshots are written after drain rounds (alarm.ts), not
+ * domain/replay.ts. Snapshots are written after drain rounds (background.ts), not
  * by commits: a snapshot is a function of the timeline, which never changes,
  * so when it is written does not matter. A replay runs on the object's one
  * thread, so it yields between pages: commits go on meanwhile, and nothing
@@ -13,6 +13,7 @@ import { BEFORE_CREATION, type RecordedDecision, Replay, type Replayed, type Ste
 import type { ReservationAction } from "../domain/reservation";
 import type { Json, ResourceSpec, RulesPatch } from "../domain/resource";
 import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
+import { logFailure, logLine } from "../lib/log";
 import type { PastStore } from "./past-store";
 import type { ResourceStore, TimelineEntry } from "./store";
 
@@ -30,6 +31,8 @@ const PAGE = 1000;
 export class PastStates {
   /** Decisions between snapshots at least (SNAPSHOT_EVERY); tests make it small to replay through many. */
   snapshotEvery = SNAPSHOT_EVERY;
+  /** Snapshots being written (`startSnapshots`), or null. */
+  private writing: Promise<void> | null = null;
   /** The latest snapshot's seq and holder count (or where snapshots stopped), read once per life of the object. */
   private last: { seq: number; holders: number } | null = null;
 
@@ -55,6 +58,13 @@ export class PastStates {
     return { state: replay.state, fromSeq: start.seq, disagreements: replay.disagreements };
   }
 
+  /** Writes the snapshots due by `lastSeq` in the background, unless that is under way already. */
+  startSnapshots(lastSeq: number): void {
+    this.writing ??= this.snapshotDue(lastSeq).finally(() => {
+      this.writing = null;
+    });
+  }
+
   /**
    * Writes the snapshots that are due by `lastSeq`, a few per call, each in
    * a transaction of its own: a snapshot that cannot be made is logged and
@@ -71,22 +81,19 @@ export class PastStates {
         const replayed = await this.at(next);
         const holders = replayed.state.holders.length;
         if (replayed.disagreements.length > 0) {
-          log("error", "replay disagrees with the timeline; no snapshot", this.resourceId(), {
+          logLine("error", "replay disagrees with the timeline; no snapshot", {
+            resource_id: this.resourceId(),
             first: replayed.disagreements.slice(0, 5),
           });
         } else this.transaction(() => this.past.writeSnapshot(replayed.state));
         this.last = { seq: next, holders };
       } catch (err) {
         this.last = null; // read again from storage next time
-        log("warn", "snapshot failed", this.resourceId(), { error: String(err) });
+        logFailure("snapshot failed", err, { resource_id: this.resourceId() });
         return;
       }
     }
   }
-}
-
-function log(level: "warn" | "error", msg: string, resourceId: string, extra: Record<string, unknown>): void {
-  console[level](JSON.stringify({ level, msg, resource_id: resourceId, ...extra }));
 }
 
 /** `r` with only the holders from `offset` on, at most `limit` of them, and how many there are in all. */

@@ -2,13 +2,12 @@
  * What explaining a decision reads beyond the timeline itself: snapshots of
  * the state every so many decisions, the availability snapshots this object
  * handed out for caching (to KV, and on a miss to the Worker, which keeps it
- * in memory briefly), and decisions by request id or by reservation.
+ * in memory briefly), and decisions by request id.
  * Snapshots and views are written after drain rounds, never by a commit
  * (past-states.ts); a commit pays only its entry in the request-id index.
  */
 import type { Holder, PastState } from "../domain/replay";
 import type { ResourceState } from "../domain/resource";
-import type { RecordedEntry, ResourceStore } from "./store";
 
 /** Holders per snapshot row: a row stays well under SQLite's 2 MB value limit in a Durable Object. */
 const HOLDERS_PER_ROW = 2000;
@@ -33,10 +32,7 @@ export class PastStore {
   private readonly pendingViews = new Map<number, AvailabilityView>();
   private prunedAt = 0;
 
-  constructor(
-    private readonly sql: SqlStorage,
-    private readonly store: ResourceStore,
-  ) {}
+  constructor(private readonly sql: SqlStorage) {}
 
   /** The latest snapshot at or before `seq`, or null. */
   snapshotAtOrBefore(seq: number): PastState | null {
@@ -141,29 +137,5 @@ export class PastStore {
       .toArray()
       .map((r) => r.seq as number)
       .reverse();
-  }
-
-  /** The seq of the decision that last changed a reservation (made it, or moved it), or null. */
-  lastChangeOf(reservationId: string): number | null {
-    const row = this.sql.exec<Row>("SELECT updated_seq FROM reservations WHERE id = ?", reservationId).toArray()[0];
-    return row ? (row.updated_seq as number) : null;
-  }
-
-  /**
-   * Decisions about one reservation, from the one that made it to the one that last changed it (refused
-   * or repeated actions after that are left out). Scans that stretch of the timeline: no index on it, so
-   * commits pay nothing for it.
-   */
-  decisionsOfReservation(id: string, fromSeq: number, toSeq: number): RecordedEntry[] {
-    const seqs = this.sql
-      .exec<Row>(
-        "SELECT seq FROM timeline WHERE seq BETWEEN ? AND ? AND json_extract(detail, '$.reservation_id') = ? ORDER BY seq",
-        fromSeq,
-        toSeq,
-        id,
-      )
-      .toArray()
-      .map((r) => r.seq as number);
-    return seqs.flatMap((seq) => this.store.timelineEntry(seq) ?? []);
   }
 }

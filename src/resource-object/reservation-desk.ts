@@ -81,7 +81,7 @@ export class ReservationDesk {
       resourceId: current.state.id,
       clientId,
       quantity,
-      status: hold ? "HELD" : "CONFIRMED",
+      status: decision.reservationStatus as Reservation["status"],
       serverTimestamp: now,
       serverSeq: seq,
       expiresAt: decision.expiresAt ?? null,

@@ -66,7 +66,7 @@ export class ResourceObject extends DurableObject<Env> {
     this.store = new ResourceStore(sql);
     const resourceId = () => this.ledger.current?.state.id ?? "";
     this.desk = new WaitingDesk(new WaitingListStore(sql, resourceId));
-    const past = new PastStore(sql, this.store);
+    const past = new PastStore(sql);
     this.past = past;
     this.pastStates = new PastStates(this.store, past, resourceId, (fn) => ctx.storage.transactionSync(fn));
     this.explainer = new Explainer(this.store, past, this.pastStates, resourceId);
@@ -77,7 +77,7 @@ export class ResourceObject extends DurableObject<Env> {
       current: () => this.ledger.current,
       nextExpiry: () => this.ledger.nextExpiry,
       waitingListLength: () => this.desk.length,
-      snapshotDue: () => this.pastStates.snapshotDue(this.ledger.current?.lastSeq ?? 0),
+      startSnapshots: () => this.pastStates.startSnapshots(this.ledger.current?.lastSeq ?? 0),
       noteView: (view) => past.noteView(view),
       saveViews: () => past.saveViews(Date.now()),
       io: () => ({ env: this.env, bindings: this.bindings, clock: this.clock }),
@@ -225,7 +225,7 @@ export class ResourceObject extends DurableObject<Env> {
     replayed: Replayed | null;
     holdersTotal: number;
   } | null> {
-    this.ledger.processDue();
+    if (query.seq === null) this.ledger.processDue(); // now, by server time: lapsed holds expire first
     const current = this.ledger.current;
     if (!current) return null;
     const target = query.seq ?? current.lastSeq;
@@ -234,11 +234,16 @@ export class ResourceObject extends DurableObject<Env> {
     return { lastSeq: current.lastSeq, ...pageOfHolders(replayed, query.offset, query.limit) };
   }
 
-  /** Why a decision (by seq or request id) or a reservation ended as it did (explainer.ts); null when unknown. */
-  explain(query: ExplainQuery): Promise<Explanation | null> {
-    this.ledger.processDue();
-    if (!this.ledger.current) return Promise.resolve(null);
-    return this.explainer.explain(query);
+  /**
+   * Why a decision (by seq or request id) or a reservation ended as it did
+   * (explainer.ts): `explanation` is null for an unknown decision or
+   * reservation; the answer is null for an unknown resource. A reservation is
+   * read by server time, like GET /reservations/{id}: a lapsed hold expires first.
+   */
+  async explain(query: ExplainQuery): Promise<{ explanation: Explanation | null } | null> {
+    if ("reservationId" in query) this.ledger.processDue();
+    if (!this.ledger.current) return null;
+    return { explanation: await this.explainer.explain(query) };
   }
 
   /** How many timeline entries have not left for the history queue yet. */

@@ -156,7 +156,7 @@ export class ResourceStore {
     return row ? toReservation(row, resourceId) : null;
   }
 
-  /** Reservations with their `updated_seq` (the decision that last changed them), for the history drain. */
+  /** Reservations with their `updated_seq` (the decision that last changed them): for the history, and explanations. */
   reservationsForHistory(ids: string[], resourceId: string): (Reservation & { updatedSeq: number })[] {
     const found: (Reservation & { updatedSeq: number })[] = [];
     // SQLite in a Durable Object binds at most 100 parameters per query.
@@ -242,13 +242,25 @@ export class ResourceStore {
 
   /** Timeline entries with `seq > afterSeq`, oldest first; uses the primary key, never scans. */
   timeline(afterSeq: number, limit: number): RecordedEntry[] {
+    return this.timelineWhere("seq > ? ORDER BY seq LIMIT ?", afterSeq, limit);
+  }
+
+  /**
+   * The decisions about one reservation, from the one that made it to the one that last changed it.
+   * Scans that stretch of the timeline: an index on it would cost every commit a write.
+   */
+  timelineOfReservation(id: string, fromSeq: number, toSeq: number): RecordedEntry[] {
+    const where = "seq BETWEEN ? AND ? AND json_extract(detail, '$.reservation_id') = ? ORDER BY seq";
+    return this.timelineWhere(where, fromSeq, toSeq, id);
+  }
+
+  private timelineWhere(where: string, ...bindings: SqlStorageValue[]): RecordedEntry[] {
     return this.sql
       .exec<Row>(
         `SELECT seq, server_timestamp, type, request_id, client_id, quantity, outcome, code, reason, detail,
            version_before, version_after, rules_version, latency_ms, commit_group
-         FROM timeline WHERE seq > ? ORDER BY seq LIMIT ?`,
-        afterSeq,
-        limit,
+         FROM timeline WHERE ${where}`,
+        ...bindings,
       )
       .toArray()
       .map((row) => ({

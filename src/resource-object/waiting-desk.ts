@@ -7,7 +7,7 @@
  * for every entry that changes status, and keeps in memory the counts the
  * object needs on every commit.
  */
-import { newOwnedId } from "../domain/ids";
+import { newOwnedId, SYSTEM_REQUEST_ID } from "../domain/ids";
 import type { Decision } from "../domain/resource";
 import {
   joinRefusal,
@@ -215,7 +215,7 @@ export class WaitingDesk {
         decide(
           {
             type: "waiting_list.expire",
-            requestId: "system",
+            requestId: SYSTEM_REQUEST_ID,
             clientId: entry.clientId,
             quantity: entry.quantity,
             detail,
@@ -234,7 +234,7 @@ export class WaitingDesk {
         counts.offered += entry.quantity;
         this.lapseAt = Math.min(this.lapseAt ?? lapsesAt, lapsesAt);
         const detail = { entry_id: entry.id, callback_url: entry.callbackUrl, offer_expires_at: iso(lapsesAt) };
-        decide({ type: "waiting_list.notify", requestId: "system", quantity: entry.quantity, detail }, reason);
+        decide({ type: "waiting_list.notify", requestId: SYSTEM_REQUEST_ID, quantity: entry.quantity, detail }, reason);
       },
     };
   }

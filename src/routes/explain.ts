@@ -29,8 +29,8 @@ explain.openapi(state, async (c) => {
   const query = valid(c, "query", StateQuery);
   const [cursorSeq, offset] = query.cursor ? query.cursor.split(".").map(Number) : [undefined, 0];
   if (cursorSeq !== undefined && query.at_seq !== undefined && cursorSeq !== query.at_seq) {
-    const issue = "belongs to another at_seq";
-    throw new AppError("VALIDATION_ERROR", `cursor: ${issue}`, [{ field: "query.cursor", issue }]);
+    const details = [{ field: "query.cursor", issue: "invalid_cursor" }];
+    throw new AppError("VALIDATION_ERROR", "cursor: belongs to another at_seq", details);
   }
   const stub = resourceStub(c.env, knownResourceId(pathParam(c, "id")));
   const seq = cursorSeq ?? query.at_seq ?? null;
@@ -56,12 +56,12 @@ explain.openapi(decision, async (c) => {
   const stub = resourceStub(c.env, resourceId);
   const which = query.seq !== undefined ? { seq: query.seq } : { requestId: query.request_id as string };
   const found = await stub.explain({ ...which, competitors: query.competitors });
-  if (!found) {
-    if (!(await stub.get())) throw resourceNotFound();
+  if (!found) throw resourceNotFound();
+  if (!found.explanation) {
     const what = query.seq !== undefined ? `decision ${query.seq}` : "decision with this request id";
     throw new AppError("NOT_FOUND", `No ${what} on this resource.`);
   }
-  return c.json(explanationJson(resourceId, found));
+  return c.json(explanationJson(resourceId, found.explanation));
 });
 
 const reservation = at({
@@ -82,6 +82,6 @@ explain.openapi(reservation, async (c) => {
   const id = pathParam(c, "id");
   const { resourceId, stub } = reservationOwner(c.env, id);
   const found = await stub.explain({ reservationId: id, competitors: query.competitors });
-  if (!found) throw new AppError("NOT_FOUND", "Reservation not found.");
-  return c.json(explanationJson(resourceId, found));
+  if (!found?.explanation) throw new AppError("NOT_FOUND", "Reservation not found.");
+  return c.json(explanationJson(resourceId, found.explanation));
 });

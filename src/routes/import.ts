@@ -13,6 +13,7 @@ import { AppError } from "../http/errors";
 import { CreateResourceBody, createFieldsOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { validationError } from "../http/validate";
+import { inPool } from "../lib/pool";
 import { type ResourceRpc, resourceStub } from "../resource-object/address";
 import { parseCsv } from "../storage/csv";
 import { IMPORT_HEADER } from "../wire/csv-import";
@@ -72,7 +73,7 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
   let created = 0;
   let unchanged = 0;
   const { requestId, actor, route } = callerOf(c);
-  await forEachConcurrently(valid, CONCURRENCY, async ({ line, spec }) => {
+  await inPool(valid, CONCURRENCY, async ({ line, spec }) => {
     const stub = resourceStub(c.env, spec.id);
     const reply = await stub.create({ spec, requestId, actor, route });
     if (reply.status === 201) created++;
@@ -126,17 +127,6 @@ function toBoolean(text: string | undefined): boolean | string | undefined {
 
 function sortByLine(errors: LineError[]): LineError[] {
   return errors.sort((a, b) => a.line - b.line);
-}
-
-async function forEachConcurrently<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await run(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 async function hasSameRules(stub: ResourceRpc, spec: ResourceSpec): Promise<boolean> {

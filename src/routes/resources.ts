@@ -16,9 +16,8 @@ import {
   resourceFieldsOf,
   UpdateResourceBody,
 } from "../http/schemas";
-import { countUsage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
-import { availabilityKey, forgetAvailability } from "../storage/availability-cache";
+import { forgetAvailability } from "../storage/availability-cache";
 import { listResources } from "../storage/history";
 import { resourceJson } from "../wire/render";
 
@@ -49,13 +48,9 @@ resources.openapi(create, async (c) => {
     ...callerOf(c),
     idempotency,
   });
-  // An earlier lookup may have cached this id as unknown: forget it (the
-  // object waited for its own "missing" write to land before creating).
-  if (reply.status === 201 && !reply.replayed) {
-    forgetAvailability(id);
-    countUsage("kvWrites");
-    await c.env.AVAILABILITY.delete(availabilityKey(id));
-  }
+  // An earlier lookup may have cached this id as unknown: forget it. (A "missing" the object itself wrote
+  // is followed by the real snapshot once that write has landed: Background.created.)
+  if (reply.status === 201 && !reply.replayed) await forgetAvailability(c.env.AVAILABILITY, id);
   return sendReply(c, reply);
 });
 

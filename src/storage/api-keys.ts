@@ -127,7 +127,8 @@ export async function revokeKey(db: D1Database, id: string, now: number, by: Aud
       .where(eq(apiKeys.id, id)),
     d1.insert(adminAudit).values(auditRow(by, keyAction("api_key.revoke", before, after), now)),
   ]);
-  known.delete(id); // this isolate knows at once; others within KEY_CACHE_MS
+  // This isolate knows at once, and keeps refusing it while D1 is down; others within KEY_CACHE_MS.
+  known.set(id, { record: after, fetchedAt: now }, now);
   return after;
 }
 

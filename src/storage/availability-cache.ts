@@ -7,6 +7,7 @@
  */
 import { type ResourceState, remaining } from "../domain/resource";
 import { withDeadline } from "../lib/deadline";
+import { logFailure } from "../lib/log";
 import { countUsage } from "../lib/usage";
 import { iso } from "../wire/render";
 
@@ -72,9 +73,11 @@ interface Remembered {
 const isolateCache = new Map<string, Remembered>();
 const ISOLATE_CACHE_MAX = 10_000;
 
-/** Forgets what this isolate remembers of an id (e.g. a negative entry, once the resource exists). */
-export function forgetAvailability(resourceId: string): void {
+/** Forgets what this isolate and KV remember of an id (a negative entry, once the resource exists). */
+export async function forgetAvailability(kv: KVNamespace, resourceId: string): Promise<void> {
   isolateCache.delete(resourceId);
+  countUsage("kvWrites");
+  await kv.delete(availabilityKey(resourceId));
 }
 
 function remember(resourceId: string, value: CachedAvailability, now: number): void {
@@ -154,11 +157,7 @@ async function kvRead(kv: KVNamespace, ids: string[], timeoutMs: number): Promis
         : kv.get(keys, "text");
     return await withDeadline(read, timeoutMs, "availability KV read");
   } catch (err) {
-    logKvFailure("read", err);
+    logFailure("availability KV read failed", err);
     return new Map();
   }
-}
-
-function logKvFailure(step: string, err: unknown): void {
-  console.warn(JSON.stringify({ level: "warn", msg: `availability KV ${step} failed`, error: String(err) }));
 }

@@ -41,9 +41,10 @@ const LATER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resou
 
 /**
  * Writes `messages` (from any number of resources, in any order, repeats
- * allowed) in one D1 batch, stamping new decisions with `writtenAt` as their
- * `drained_at`, with `alsoRun` in the same batch. Returns how many decisions
- * were new to D1. Throws if D1 fails; then nothing was written.
+ * allowed) in D1 batches of at most 200 statements, stamping new decisions
+ * with `writtenAt` as their `drained_at`, with `alsoRun` in the last batch.
+ * Returns how many decisions were new to D1. Throws if D1 fails; batches
+ * already written stay, which is harmless: every write is an idempotent upsert.
  */
 export async function writeHistory(
   db: D1Database,
