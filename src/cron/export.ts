@@ -15,13 +15,13 @@ import { decisionEvents, exportRuns } from "../storage/d1-schema";
 import { iso } from "../wire/render";
 
 /** Rows per run: bounds the memory one run needs (objects are built whole before the put). */
-export const ROWS_PER_RUN = 5000;
+const ROWS_PER_RUN = 5000;
 /**
  * An invocation starts runs until it has caught up or this much time has
  * passed (a scheduled invocation may run 15 minutes; CPU per run is a few
  * tens of ms), then the next invocation resumes: any rate is kept up with.
  */
-export const TIME_BUDGET_MS = 5 * 60_000;
+const TIME_BUDGET_MS = 5 * 60_000;
 
 export interface ExportDeps {
   db: D1Database;

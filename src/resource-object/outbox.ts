@@ -20,7 +20,7 @@ const MESSAGE_BYTES = 100_000;
 const SEND_BATCH_BYTES = 230_000;
 
 /** The UTF-8 size of a text: what the queue limits count (metadata may hold multi-byte characters). */
-export function utf8Bytes(text: string): number {
+function utf8Bytes(text: string): number {
   return new TextEncoder().encode(text).byteLength;
 }
 

@@ -22,7 +22,7 @@ import type { ResourceStore, TimelineEntry } from "./store";
  * holders if that is more: a replay then reads at most that many decisions,
  * and snapshots cost at most one holder written per decision.
  */
-export const SNAPSHOT_EVERY = 1000;
+const SNAPSHOT_EVERY = 1000;
 /** Snapshots one drain round writes at most (an object from before snapshots catches up over rounds). */
 const SNAPSHOTS_PER_ROUND = 5;
 /** Timeline entries replayed between two yields to the object's other work. */
@@ -107,7 +107,7 @@ export function pageOfHolders(
 }
 
 /** A timeline entry as the replay reads it. */
-export function recordedOf(e: TimelineEntry): RecordedDecision {
+function recordedOf(e: TimelineEntry): RecordedDecision {
   return {
     seq: e.seq,
     at: e.serverTimestamp,
