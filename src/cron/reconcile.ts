@@ -108,14 +108,15 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
       if (!s || s.count === s.last) continue;
       await guarded(id, async () => {
         for (const gap of await gapsOf(db, id)) {
-          entry(id).missing.push({ ...gap, repaired: await resend(deps, id, gap.from - 1, gap.to, minAgeMs) });
+          const { inserted } = await resend(deps, id, gap.from - 1, gap.to, minAgeMs);
+          entry(id).missing.push({ ...gap, repaired: inserted });
         }
       });
     }
     for (const id of new Set(tail)) {
       await guarded(id, async () => {
         const last = shape.get(id)?.last ?? 0;
-        const sent = await resendTail(deps, id, last, minAgeMs);
+        const sent = await resend(deps, id, last, null, minAgeMs);
         // Only a tail D1 really lacked is a gap: a slow queue may have delivered it meanwhile.
         if (sent.inserted > 0) entry(id).missing.push({ from: last + 1, to: sent.lastSeq, repaired: sent.inserted });
       });
@@ -149,32 +150,19 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   }
 }
 
-/** Re-sends decisions (afterSeq, upToSeq] of a resource from its object; returns how many were new to D1. */
-async function resend(deps: ReconcileDeps, id: string, afterSeq: number, upToSeq: number, minAgeMs: number) {
+/**
+ * Re-sends a resource's decisions after `afterSeq` (up to `upToSeq`; null: all it has sent, older than
+ * `minAgeMs`) from its object: how many were new to D1, and the last seq re-sent.
+ */
+async function resend(deps: ReconcileDeps, id: string, afterSeq: number, upToSeq: number | null, minAgeMs: number) {
   let inserted = 0;
   let from = afterSeq;
-  while (from < upToSeq) {
+  while (upToSeq === null || from < upToSeq) {
     const messages = await deps.object(id).historyAfter({ afterSeq: from, upToSeq, minAgeMs });
     const last = messages.flatMap((m) => m.decisions.map((d) => d.seq)).reduce((a, b) => Math.max(a, b), from);
     if (last === from) break;
     inserted += await writeHistory(deps.db, messages, deps.now());
     from = last;
   }
-  return inserted;
-}
-
-/** The decisions a resource sent after D1's last one (older than `minAgeMs`), re-sent. */
-async function resendTail(deps: ReconcileDeps, id: string, d1Last: number, minAgeMs: number) {
-  let inserted = 0;
-  let decisions = 0;
-  let from = d1Last;
-  for (;;) {
-    const messages = await deps.object(id).historyAfter({ afterSeq: from, upToSeq: null, minAgeMs });
-    const seqs = messages.flatMap((m) => m.decisions.map((d) => d.seq));
-    if (seqs.length === 0) break;
-    inserted += await writeHistory(deps.db, messages, deps.now());
-    decisions += seqs.length;
-    from = Math.max(...seqs);
-  }
-  return { inserted, decisions, lastSeq: from };
+  return { inserted, lastSeq: from };
 }
