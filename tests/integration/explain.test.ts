@@ -149,6 +149,8 @@ describe("state as of a decision", () => {
     }
     await settle(id);
     const target = 1030;
+    // The snapshot is written just after a drain round, not awaited by it.
+    await expect.poll(async () => (await stateAt(id, target)).replay.from_snapshot_seq).toBe(1000);
     const past = await stateAt(id, target, "limit=1000");
     expect(past.replay).toMatchObject({ from_snapshot_seq: 1000, decisions_replayed: 30, disagreements: [] });
     const scratch = await runInDurableObject(objectOf(id), (o) =>
