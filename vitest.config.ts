@@ -38,6 +38,7 @@ export default defineConfig(async () => {
               maxRetries: 25,
               deadLetterQueue: "reservation-webhooks-dlq",
             },
+            "reservation-jobs": { maxBatchSize: 1, maxBatchTimeout: 0.05, maxRetries: 20 },
             "reservation-history-dlq": { maxBatchTimeout: 0.1, maxRetries: 100 },
             "reservation-webhooks-dlq": { maxBatchTimeout: 0.1, maxRetries: 100 },
           },

@@ -2,7 +2,7 @@
 // @ts-check
 // `npm run test:layers` (part of `npm test`): imports in src/ point one way.
 //
-//   domain  ←  lib, wire, config  ←  resource-object, storage, cron, queues  ←  http  ←  routes  ←  app, index
+//   domain  ←  lib, wire, config  ←  resource-object, storage, cron, queues, jobs  ←  http  ←  routes  ←  app, index
 //
 // A module may import its own layer or a layer to its left, never one to its
 // right: the rules (domain) know nothing of storage, the object never
@@ -25,6 +25,7 @@ const LAYERS = {
   storage: 2,
   cron: 2,
   queues: 2,
+  jobs: 2,
   http: 3,
   routes: 4,
   "app.ts": 5,

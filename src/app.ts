@@ -12,6 +12,7 @@ import type { AppEnv } from "./http/types";
 import { admin } from "./routes/admin";
 import { availability } from "./routes/availability";
 import { reference } from "./routes/docs";
+import { jobs } from "./routes/jobs";
 import { ops } from "./routes/ops";
 import { reconciliation } from "./routes/reconciliation";
 import { reservations } from "./routes/reservations";
@@ -53,6 +54,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/reservations", reservations);
   app.route("/waiting-list", waitingList);
   app.route("/admin/reconciliation", reconciliation);
+  app.route("/admin/jobs", jobs);
   app.route("/admin", admin);
   app.notFound(notFound);
   app.onError(onError);

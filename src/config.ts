@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { rawEnv } from "./lib/budget";
 
 /**
  * Settings read from the environment, validated once per isolate. A bad value
@@ -28,6 +29,11 @@ const ConfigSchema = z.object({
     .transform((v) => v === "true"),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5000),
+  /**
+   * Decisions older than this many days, once exported to R2, are removed from D1 by the scheduled
+   * job (cron/retention.ts). Unset: D1 keeps everything.
+   */
+  HISTORY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
   /** Rate limits (the WRITE_LIMITER / READ_LIMITER bindings); "false" turns them off, e.g. for benchmarks. */
   RATE_LIMITS_ENABLED: z
     .enum(["true", "false"])
@@ -55,7 +61,9 @@ export type Config = z.infer<typeof ConfigSchema>;
 const cache = new WeakMap<object, Config>();
 
 export function config(env: Env): Config {
-  let parsed = cache.get(env);
+  // Each invocation sees its bindings through its own meter (lib/budget.ts): the settings are the same.
+  const key = rawEnv(env);
+  let parsed = cache.get(key);
   if (!parsed) {
     const result = ConfigSchema.safeParse(env);
     if (!result.success) {
@@ -63,7 +71,7 @@ export function config(env: Env): Config {
       throw new Error(`invalid configuration: ${problems}`);
     }
     parsed = result.data;
-    cache.set(env, parsed);
+    cache.set(key, parsed);
   }
   return parsed;
 }

@@ -1,35 +1,30 @@
 import { createApp } from "./app";
-import { exportHistory } from "./cron/export";
-import { reconcile } from "./cron/reconcile";
-import { logFailure, logLine } from "./lib/log";
-import { consumeQueue } from "./queues";
-import { resourceStub } from "./resource-object/address";
+import { startScheduledWork } from "./jobs/scheduled";
+import { Meter, metered } from "./lib/budget";
+import { logLine } from "./lib/log";
+import { consumeQueue, queueOf } from "./queues";
 
 export { ResourceObject } from "./resource-object/resource-object";
 
 const app = createApp();
 
+/**
+ * Every invocation sees its bindings through a meter of its own (lib/budget.ts): each D1 query and
+ * subrequest is counted, and one over the per-invocation budget throws before it is made.
+ */
 export default {
-  fetch: app.fetch,
+  fetch: (request: Request, env: Env, ctx: ExecutionContext) =>
+    app.fetch(request, metered(env, new Meter("fetch")), ctx),
 
-  /** The history and webhook queues (and their dead letters), consumed here. */
-  queue: (batch, env, _ctx) => consumeQueue(batch, env),
+  /** The history, webhook and jobs queues (and the dead letters), consumed here. */
+  queue: (batch, env, _ctx) => {
+    const meter = new Meter(`queue ${queueOf(batch.queue)}`);
+    return consumeQueue(batch, metered(env, meter), meter);
+  },
 
-  /** Hourly (wrangler.toml): repair gaps in the history, then export what is new to R2. */
+  /** Hourly (wrangler.toml): starts the reconciliation, export and retention steps; they run on the jobs queue. */
   async scheduled(_controller, env, _ctx) {
-    // A failed reconciliation (recorded in its run) must not hold up the export of what D1 has.
-    const run = await reconcile(
-      { db: env.DB, object: (id) => resourceStub(env, id), now: Date.now },
-      { trigger: "scheduled" },
-    ).catch((err) => {
-      logFailure("scheduled reconciliation failed; exporting anyway", err);
-      return null;
-    });
-    const runs = await exportHistory({ db: env.DB, bucket: env.EXPORTS, now: Date.now });
-    logLine("info", "scheduled reconciliation and export", {
-      gaps_repaired: run?.gapsRepaired ?? null,
-      runs: runs.map((r) => r.id),
-      rows: runs.reduce((n, r) => n + r.rows, 0),
-    });
+    const started = await startScheduledWork(metered(env, new Meter("scheduled")), Date.now());
+    logLine("info", "scheduled work started", { ...started });
   },
 } satisfies ExportedHandler<Env>;

@@ -10,25 +10,26 @@
  */
 import { and, asc, desc, eq, gt, lte, max } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { Meter } from "../lib/budget";
 import { csvLine } from "../storage/csv";
 import { decisionEvents, exportRuns } from "../storage/d1-schema";
 import { iso } from "../wire/render";
 
 /** Rows per run: bounds the memory one run needs (objects are built whole before the put). */
 const ROWS_PER_RUN = 5000;
-/**
- * An invocation starts runs until it has caught up or this much time has
- * passed (a scheduled invocation may run 15 minutes; CPU per run is a few
- * tens of ms), then the next invocation resumes: any rate is kept up with.
- */
-const TIME_BUDGET_MS = 5 * 60_000;
+/** What one run costs at most: D1 queries (find, start, read, complete) and subrequests (those and two R2 puts). */
+const RUN_COST = { d1: 7, subrequests: 9 };
 
 export interface ExportDeps {
   db: D1Database;
   bucket: R2Bucket;
   now: () => number;
-  /** Defaults to TIME_BUDGET_MS. */
-  budgetMs?: number;
+  /**
+   * This invocation's meter (lib/budget.ts): runs are started while one more
+   * fits its budget, then the next step resumes (jobs/steps.ts), so any
+   * backlog is caught up, a bounded step at a time.
+   */
+  meter: Meter;
 }
 
 export interface RunSummary {
@@ -58,17 +59,19 @@ const COLUMNS = [
   "rules_version",
 ] as const;
 
-/** Exports everything not exported yet, within the time budget; returns the runs it completed. */
-export async function exportHistory(deps: ExportDeps): Promise<RunSummary[]> {
-  const done: RunSummary[] = [];
-  const deadline = deps.now() + (deps.budgetMs ?? TIME_BUDGET_MS);
-  while (deps.now() < deadline) {
+/**
+ * Exports what is not exported yet, as many runs as this invocation's budget allows; returns the runs
+ * it completed and whether it caught up (false: a next step has more to do).
+ */
+export async function exportHistory(deps: ExportDeps): Promise<{ runs: RunSummary[]; caughtUp: boolean }> {
+  const runs: RunSummary[] = [];
+  while (deps.meter.room(RUN_COST.d1, RUN_COST.subrequests)) {
     const run = (await unfinishedRun(deps.db)) ?? (await startRun(deps));
     if (run === "raced") continue; // another invocation started one: complete that one
-    if (!run) break;
-    done.push(await completeRun(deps, run));
+    if (!run) return { runs, caughtUp: true };
+    runs.push(await completeRun(deps, run));
   }
-  return done;
+  return { runs, caughtUp: false };
 }
 
 /** Seconds since the oldest decision not exported yet reached D1 (0 when caught up), for /metrics. */

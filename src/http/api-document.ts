@@ -31,6 +31,13 @@ const RESPONSE_HEADERS = {
     "`public, max-age=<TTL>` on availability; `no-cache` on this document; `no-store` on errors.",
   ),
   "Content-Disposition": header('`attachment; filename="reservations.<format>"`.'),
+  "X-Export-Cursor": header(
+    "Sent when more rows follow this response (each is at most 20,000 rows): pass it back as `cursor` to go on.",
+  ),
+  Link: header('The next part of the export, `<…&cursor=…>; rel="next"`, when more rows follow.'),
+  "X-History-Oldest": header(
+    "The oldest decision D1 still holds (ISO time; absent when it holds none): older ones are in R2 only.",
+  ),
 };
 
 /**

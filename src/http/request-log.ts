@@ -1,4 +1,6 @@
 import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { meterOf } from "../lib/budget";
 import type { AppEnv } from "./types";
 
 /**
@@ -11,6 +13,8 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("logged", true);
   const started = Date.now();
   await next();
+  // The invocation's budget is counted per route (lib/budget.ts), known now that it has been routed.
+  meterOf(c.env)?.rename(`fetch ${c.req.method} ${routePath(c, -1)}`);
   const status = c.res.status;
   const line = {
     time: new Date(started).toISOString(),

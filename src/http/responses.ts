@@ -206,12 +206,38 @@ const ImportFailure = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });
 
+const Job = z
+  .strictObject({
+    id: z.string().describe("`job_` and 32 hex digits"),
+    kind: z.enum(["import"]),
+    status: z
+      .enum(["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"])
+      .describe("SUCCEEDED: every line applied or reported in `failed`; FAILED: see `error`"),
+    total: z.int().describe("Data rows in the file"),
+    processed: z.int().describe("Lines done so far (never decreases)"),
+    created: z.int(),
+    unchanged: z.int(),
+    failed_count: z.int(),
+    failed: z.array(ImportFailure).describe("The first 1,000 failed lines, in line order"),
+    error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+    created_at: time,
+    started_at: time.nullable(),
+    finished_at: time.nullable(),
+    updated_at: time,
+  })
+  .meta({ id: "Job" });
+
 const ReconciliationRun = z
   .strictObject({
     id: z.int(),
     trigger: z.enum(["scheduled", "api"]),
     status: z.enum(["running", "completed", "failed"]),
+    phase: z
+      .enum(["listed", "dead_letters", "gaps", "tails", "registry", "done"])
+      .describe("Where the run is: its phases run in this order (`listed` instead, for named resources)"),
+    steps: z.int().describe("Steps saved so far; each step stays within one invocation's budget"),
     started_at: time,
+    updated_at: time.describe("When the last step saved"),
     finished_at: time.nullable(),
     resources_checked: z.int(),
     gaps_found: z.int(),
@@ -284,6 +310,8 @@ const BODIES = {
   ApiKeyCreated: ApiKey.extend({ key: z.string().describe("The plaintext key, shown only in this response") }),
   ApiKeyList: z.strictObject({ items: z.array(ApiKey) }),
   Maintenance: z.strictObject({ enabled: z.boolean(), message: z.string().nullable(), updated_at: time.nullable() }),
+  Job,
+  JobPage: page(Job),
   ReconciliationRun,
   ReconciliationStatus: z.strictObject({
     last_run: ReconciliationRun.nullable(),

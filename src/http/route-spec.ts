@@ -38,7 +38,10 @@ export type HeaderName =
   | "WWW-Authenticate"
   | "X-Cache-Status"
   | "Cache-Control"
-  | "Content-Disposition";
+  | "Content-Disposition"
+  | "X-Export-Cursor"
+  | "Link"
+  | "X-History-Oldest";
 
 interface Success {
   description: string;

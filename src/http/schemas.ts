@@ -253,6 +253,7 @@ export const ExportQuery = z
     from: isoTime.optional(),
     to: isoTime.optional(),
     format: z.enum(["csv", "ndjson"]).default("ndjson"),
+    cursor: z.string().min(1).max(512).optional().describe("From `X-Export-Cursor`: where the previous part ended"),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
     message: "from must be before to",

@@ -7,6 +7,7 @@
  * to a commit that is being made anyway.
  */
 import { config } from "../config";
+import { Meter, meterBinding } from "../lib/budget";
 import { countUsage } from "../lib/usage";
 import { NEGATIVE_TTL_SECONDS, putMissing } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
@@ -192,14 +193,22 @@ export class Background implements CommitFollower {
 
   // ---- drain rounds ----------------------------------------------------------
 
-  /** One round of outbox work: the history and webhook queues, and KV (see alarm.ts). */
+  /**
+   * One round of outbox work: the history and webhook queues, and KV (see alarm.ts), its sends
+   * counted against a round's budget (lib/budget.ts; at most 20 batches per queue and one KV write).
+   */
   private async drainRound(): Promise<void> {
     await this.missingWrite; // see created()
     const { env, bindings, clock } = this.host.io();
+    const meter = new Meter(this.inAlarm ? "object alarm" : "object drain round");
     await runOutboxRound({
       store: this.host.store,
       settings: config(env),
-      bindings,
+      bindings: {
+        history: meterBinding(bindings.history, meter),
+        webhooks: meterBinding(bindings.webhooks, meter),
+        kv: meterBinding(bindings.kv, meter),
+      },
       clock,
       current: this.host.current,
       outbox: this.cursors(),

@@ -33,6 +33,8 @@ export interface Caller {
 
 export interface CreateInput extends Caller {
   spec: ResourceSpec;
+  /** An import's create: an existing resource with the same rules answers `200` ("unchanged"), not 409. */
+  ifExists?: "compare";
 }
 
 export interface ReserveInput extends Caller {

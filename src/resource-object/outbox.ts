@@ -5,6 +5,7 @@
  * Runs off the commit path, from the drain.
  */
 import type { ResourceState } from "../domain/resource";
+import { utf8Bytes } from "../lib/utf8";
 import type { HistoryMessage } from "../storage/history-writer";
 import type { ResourceStore, TimelineEntry } from "./store";
 
@@ -18,11 +19,6 @@ export const DRAIN_BATCH = 200;
 const MESSAGE_BYTES = 100_000;
 /** Bytes of message bodies per `sendBatch`, leaving room for 100 messages' metadata. */
 const SEND_BATCH_BYTES = 230_000;
-
-/** The UTF-8 size of a text: what the queue limits count (metadata may hold multi-byte characters). */
-function utf8Bytes(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
-}
 
 /**
  * `entries` (oldest first) as history messages, split so that none exceeds

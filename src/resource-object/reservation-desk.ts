@@ -14,6 +14,7 @@ import {
   createResource,
   type Decision,
   decide,
+  hasRulesOf,
   type Json,
   type ResourceState,
   type RulesPatch,
@@ -38,8 +39,14 @@ export class ReservationDesk {
     private readonly holds: HoldWatch,
   ) {}
 
-  /** Creates the resource at seq 1; 409 RESOURCE_EXISTS when `working` already holds one. */
+  /**
+   * Creates the resource at seq 1; 409 RESOURCE_EXISTS when `working` already holds one, except for an
+   * import (`ifExists: "compare"`), which hears `200` when the resource already has the spec's rules.
+   */
   create(working: Sequenced | null, input: CreateInput, now: number): Decided | Reply {
+    if (working && input.ifExists === "compare" && hasRulesOf(working.state, input.spec)) {
+      return this.resourceReply(working.state, 200);
+    }
     if (working) return errorReply("RESOURCE_EXISTS", "A resource with this id exists.", input.requestId);
     const state = createResource(input.spec, now);
     const after = resourceJson(state);

@@ -182,6 +182,123 @@ const MIGRATIONS: string[] = [
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * The latest schema in one script, for an object that has none yet: what MIGRATIONS build, without
+ * the tables they rebuild or drop. Every statement of a script stays prepared in workerd's per-object
+ * statement cache while the object lives (sql.exec caches the whole batch), and SQLite's memory is
+ * limited per process (512 MiB in local workerd): the six migrations left ~40 prepared statements in
+ * every new object. tests/durable-object/schema-migration.test.ts checks both paths build the same schema.
+ */
+const FRESH_SCHEMA = `CREATE TABLE schema_version (version INTEGER NOT NULL);
+   INSERT INTO schema_version (version) VALUES (${MIGRATIONS.length});
+   CREATE TABLE resource (
+     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+     id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('OPEN', 'CLOSED')),
+     capacity INTEGER NOT NULL,
+     confirmed INTEGER NOT NULL,
+     held INTEGER NOT NULL,
+     waiting_list_enabled INTEGER NOT NULL,
+     booking_opens_at INTEGER,
+     booking_closes_at INTEGER,
+     max_quantity_per_reservation INTEGER,
+     hold_ttl_seconds INTEGER NOT NULL,
+     metadata TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     rules_version INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     last_seq INTEGER NOT NULL,
+     last_timestamp INTEGER NOT NULL,
+     waiting_list_offer_ttl_seconds INTEGER NOT NULL DEFAULT 900,
+     CHECK (confirmed >= 0 AND held >= 0 AND confirmed + held <= capacity)
+   );
+   CREATE TABLE reservations (
+     id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity >= 1),
+     status TEXT NOT NULL,
+     server_seq INTEGER NOT NULL,
+     server_timestamp INTEGER NOT NULL,
+     expires_at INTEGER,
+     rules_version INTEGER NOT NULL,
+     metadata TEXT NOT NULL,
+     cancelled_at INTEGER,
+     expired_at INTEGER,
+     checked_in_at INTEGER,
+     updated_seq INTEGER NOT NULL
+   );
+   CREATE INDEX reservations_held_expiry ON reservations (expires_at) WHERE status = 'HELD';
+   CREATE TABLE timeline (
+     seq INTEGER PRIMARY KEY,
+     server_timestamp INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     request_id TEXT NOT NULL,
+     client_id TEXT,
+     quantity INTEGER,
+     outcome TEXT NOT NULL,
+     code TEXT,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     version_before INTEGER NOT NULL,
+     version_after INTEGER NOT NULL,
+     rules_version INTEGER NOT NULL,
+     idempotency_key TEXT,
+     fingerprint TEXT,
+     reply_status INTEGER,
+     reply_headers TEXT,
+     reply_body TEXT,
+     latency_ms INTEGER,
+     commit_group INTEGER
+   );
+   CREATE UNIQUE INDEX timeline_idempotency_key ON timeline (idempotency_key) WHERE idempotency_key IS NOT NULL;
+   CREATE INDEX timeline_request_id ON timeline (request_id) WHERE request_id <> 'system';
+   CREATE TABLE outbox_state (
+     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+     drained_seq INTEGER NOT NULL,
+     failures INTEGER NOT NULL,
+     kv_version INTEGER NOT NULL,
+     kv_written_at INTEGER NOT NULL,
+     webhook_seq INTEGER NOT NULL DEFAULT 0,
+     kv_read_until INTEGER NOT NULL DEFAULT 0
+   );
+   INSERT INTO outbox_state VALUES (1, 0, 0, 0, 0, 0, 0);
+   CREATE TABLE waiting_list (
+     id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     quantity INTEGER NOT NULL CHECK (quantity >= 1),
+     status TEXT NOT NULL CHECK (status IN ('WAITING', 'NOTIFIED', 'FULFILLED', 'LEFT', 'EXPIRED')),
+     server_seq INTEGER NOT NULL,
+     joined_at INTEGER NOT NULL,
+     callback_url TEXT,
+     notified_at INTEGER,
+     left_at INTEGER,
+     offer_expires_at INTEGER,
+     offered INTEGER NOT NULL DEFAULT 0 CHECK (offered >= 0 AND offered <= quantity),
+     expired_at INTEGER
+   );
+   CREATE INDEX waiting_list_queue ON waiting_list (server_seq) WHERE status = 'WAITING';
+   CREATE UNIQUE INDEX waiting_list_active_client ON waiting_list (client_id) WHERE status IN ('WAITING', 'NOTIFIED');
+   CREATE INDEX waiting_list_offers ON waiting_list (server_seq) WHERE status = 'NOTIFIED';
+   CREATE INDEX waiting_list_lapses ON waiting_list (offer_expires_at) WHERE status = 'NOTIFIED';
+   CREATE TABLE snapshots (
+     seq INTEGER NOT NULL,
+     part INTEGER NOT NULL,
+     server_timestamp INTEGER NOT NULL,
+     resource TEXT,
+     holders TEXT NOT NULL,
+     PRIMARY KEY (seq, part)
+   );
+   CREATE TABLE availability_views (
+     version INTEGER PRIMARY KEY,
+     as_of INTEGER NOT NULL,
+     cached_until INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     remaining INTEGER NOT NULL
+   );
+   CREATE INDEX availability_views_as_of ON availability_views (as_of);`;
+
 /** The applied schema version; 0 for an object that never stored anything. */
 export function schemaVersion(sql: SqlStorage): number {
   const found = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").toArray();
@@ -191,7 +308,12 @@ export function schemaVersion(sql: SqlStorage): number {
 
 /** Applies the migrations not applied yet, up to `target` (tests build older schemas). Call inside a transaction. */
 export function migrate(sql: SqlStorage, target = MIGRATIONS.length): void {
-  for (let v = schemaVersion(sql); v < target; v++) {
+  const from = schemaVersion(sql);
+  if (from === 0 && target === MIGRATIONS.length) {
+    sql.exec(FRESH_SCHEMA);
+    return;
+  }
+  for (let v = from; v < target; v++) {
     sql.exec(MIGRATIONS[v] as string);
     sql.exec("UPDATE schema_version SET version = ?", v + 1);
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { oldestRetained } from "../cron/retention";
 import { MAX_IMPORT_BYTES } from "../http/api-document";
 import { requireAdmin } from "../http/auth";
 import { callerOf } from "../http/caller";
@@ -18,14 +19,22 @@ import {
 import { resourceStub } from "../resource-object/address";
 import { createKey, listKeys, revokeKey } from "../storage/api-keys";
 import { auditPage, recordAudit } from "../storage/audit";
-import { decisionsOfTypes, reservationPages } from "../storage/history";
+import { guarded } from "../storage/d1";
+import {
+  deadLetterPage,
+  EXPORT_MAX_ROWS,
+  type ExportPosition,
+  exportBoundary,
+  reservationPages,
+} from "../storage/history";
 import { readMaintenance, writeMaintenance } from "../storage/settings";
 import { analytics } from "../storage/stats";
 import { IMPORT_HEADER } from "../wire/csv-import";
 import { timelineItemJson } from "../wire/past";
 import { apiKeyJson, iso } from "../wire/render";
 import { explain } from "./explain";
-import { importResources, MAX_IMPORT_ROWS } from "./import";
+import { checkFile, importLater, importNow, MAX_IMPORT_ROWS, SYNC_IMPORT_ROWS } from "./import";
+import { jobJson } from "./jobs";
 import { knownResourceId, resourceNotFound } from "./resources";
 
 export const admin = routesApp();
@@ -59,6 +68,7 @@ const exported = at({
   method: "get",
   path: "/reservations/export",
   summary: "Export reservations, streamed",
+  description: `Oldest first, at most ${EXPORT_MAX_ROWS.toLocaleString("en")} rows per response, so any history is exported within one invocation's limits: when more rows follow, \`X-Export-Cursor\` (and \`Link: rel="next"\`) say where to go on — pass it as \`cursor\` with the same filters. A download cut off part way resumes the same way from the last cursor received.`,
   query: ExportQuery,
   ok: {
     200: {
@@ -67,20 +77,54 @@ const exported = at({
         "application/x-ndjson": z.string().meta({ description: "One Reservation as JSON per line." }),
         "text/csv": z.string().meta({ description: "The Reservation fields as columns; metadata as JSON." }),
       },
-      headers: ["Content-Disposition"],
+      headers: ["Content-Disposition", "X-Export-Cursor", "Link", "X-History-Oldest"],
     },
   },
 });
 admin.openapi(exported, async (c) => {
   const query = valid(c, "query", ExportQuery);
   const filter = { resourceId: query.resource_id, from: query.from, to: query.to };
-  const pages = await primed(reservationPages(c.env.DB, filter));
+  const after = query.cursor === undefined ? null : exportPosition(query.cursor);
+  // Each response is at most EXPORT_MAX_ROWS rows, so it stays within one invocation's budget; where it
+  // ends is known before the first byte, so the cursor to resume from goes out as a header.
+  const upTo = await exportBoundary(c.env.DB, filter, after);
+  const pages = await primed(reservationPages(c.env.DB, filter, after, upTo));
   const csv = query.format === "csv";
-  return c.body(exportStream(pages, query.format), 200, {
+  const oldest = await oldestRetained(guarded(c.env.DB));
+  const headers: Record<string, string> = {
     "Content-Type": csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
     "Content-Disposition": `attachment; filename="reservations.${query.format}"`,
-  });
+  };
+  if (oldest !== null) headers["X-History-Oldest"] = iso(oldest) as string;
+  if (upTo) {
+    const cursor = exportCursor(upTo);
+    const next = new URL(c.req.url);
+    next.searchParams.set("cursor", cursor);
+    headers["X-Export-Cursor"] = cursor;
+    headers.Link = `<${next.pathname}${next.search}>; rel="next"`;
+  }
+  return c.body(exportStream(pages, query.format), 200, headers);
 });
+
+/** The opaque cursor of a position in the export (base64url JSON). */
+function exportCursor(p: ExportPosition): string {
+  return btoa(JSON.stringify([p.ts, p.id]))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+function exportPosition(cursor: string): ExportPosition {
+  try {
+    const [ts, id] = JSON.parse(atob(cursor.replaceAll("-", "+").replaceAll("_", "/")));
+    if (Number.isSafeInteger(ts) && typeof id === "string") return { ts, id };
+  } catch {
+    // not a cursor this API returned
+  }
+  throw new AppError("VALIDATION_ERROR", "cursor: not a cursor this API returned", [
+    { field: "query.cursor", issue: "invalid_cursor" },
+  ]);
+}
 
 /**
  * Every admin action, newest first (in the order it reached the log): keys,
@@ -127,10 +171,7 @@ const deadLetters = at({
 });
 admin.openapi(deadLetters, async (c) => {
   const query = valid(c, "query", PageQuery);
-  const page = await decisionsOfTypes(c.env.DB, ["webhook.dead_letter"], {
-    beforeId: cursorId(query.cursor),
-    limit: query.limit,
-  });
+  const page = await deadLetterPage(c.env.DB, { beforeId: cursorId(query.cursor), limit: query.limit });
   return c.json({
     items: page.items.map((e) => ({
       id: e.id,
@@ -152,16 +193,23 @@ function cursorId(cursor: string | undefined): number | undefined {
   return Number(cursor);
 }
 
-/** CSV import of resources (`text/csv`, up to 5 MiB and 10,000 rows); `?dry_run=true` validates only. */
+/**
+ * CSV import of resources (`text/csv`, up to 5 MiB and 50,000 rows): up to 500 rows answered when done
+ * (`200`), more (or `Prefer: respond-async`) as a job (`202`, GET /admin/jobs/{id}); `?dry_run=true`
+ * validates only, always at once.
+ */
 const importCsv = at({
   method: "post",
   path: "/resources/import",
   summary: "Import resources from CSV (idempotent)",
-  description: `Up to ${MAX_IMPORT_BYTES / 1024 / 1024} MiB and ${MAX_IMPORT_ROWS.toLocaleString("en")} rows; \`dry_run=true\` validates only.`,
+  description: `Up to ${MAX_IMPORT_BYTES / 1024 / 1024} MiB and ${MAX_IMPORT_ROWS.toLocaleString("en")} rows. Files of up to ${SYNC_IMPORT_ROWS} data rows are applied before the answer (\`200\`); larger ones, or any sent with \`Prefer: respond-async\`, become a job (\`202\` with \`Location: /admin/jobs/{id}\`) applied in steps. \`dry_run=true\` validates only and always answers at once. The whole file is checked first: a broken CSV, a wrong header or too many rows is a \`400\` and nothing starts.`,
   query: ImportQuery,
   body: "csv",
   bodyDescription: `CSV (RFC 4180, Content-Type text/csv) with the header row \`${IMPORT_HEADER.join(",")}\` (the last column may be left out); each line as in POST /resources.`,
-  ok: { 200: { description: "What was created, unchanged or failed, by line.", body: B.ImportResult } },
+  ok: {
+    200: { description: "What was created, unchanged or failed, by line.", body: B.ImportResult },
+    202: { description: "The import job, applied in steps.", body: B.Job, headers: ["Location"] },
+  },
   errors: ["UNAVAILABLE"],
 });
 admin.openapi(importCsv, async (c) => {
@@ -169,13 +217,27 @@ admin.openapi(importCsv, async (c) => {
   if (!/^text\/csv\s*(;|$)/i.test(c.req.header("Content-Type") ?? "")) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be text/csv.");
   }
-  const result = await importResources(c, await c.req.text(), query.dry_run);
-  if (!query.dry_run) {
-    const counts = { created: result.created, unchanged: result.unchanged, failed: result.failed.length };
-    const reason = `imported ${counts.created} created, ${counts.unchanged} unchanged, ${counts.failed} failed`;
-    const action = { action: "resource.import", reason, before: null, after: counts };
-    await recordAudit(c.env.DB, callerOf(c), action, Date.now());
+  const file = checkFile(c, await c.req.text());
+  if (query.dry_run) {
+    return c.json(
+      { dry_run: true as const, valid: file.lines.length, created: 0, unchanged: 0, failed: file.invalid },
+      200,
+    );
   }
+  const respondAsync = /(^|[\s,])respond-async($|[\s,;])/i.test(c.req.header("Prefer") ?? "");
+  if (respondAsync || file.total > SYNC_IMPORT_ROWS) {
+    const job = await importLater(c, file);
+    return c.json(jobJson(job), 202, { Location: `/admin/jobs/${job.id}` });
+  }
+  const result = await importNow(c, file);
+  const counts = { created: result.created, unchanged: result.unchanged, failed: result.failed.length };
+  const reason = `imported ${counts.created} created, ${counts.unchanged} unchanged, ${counts.failed} failed`;
+  await recordAudit(
+    c.env.DB,
+    callerOf(c),
+    { action: "resource.import", reason, before: null, after: counts },
+    Date.now(),
+  );
   return c.json(result, 200);
 });
 
@@ -248,10 +310,23 @@ const analyticsRoute = at({
   method: "get",
   path: "/analytics",
   summary: "Reservation analytics from the history database",
+  description:
+    "Over a window of whole UTC days: `from` (default: 30 days before `to`) to `to` (default: now), at most 366 days. Read from daily totals kept as the history lands, so any window costs the same whatever the history's size.",
   query: AnalyticsQuery,
   ok: { 200: { description: "Per day, per rejection code and per resource type.", body: B.Analytics } },
 });
 admin.openapi(analyticsRoute, async (c) => {
   const q = valid(c, "query", AnalyticsQuery);
-  return c.json(await analytics(c.env.DB, { from: q.from, to: q.to, type: q.type }));
+  const to = q.to ?? Date.now();
+  const from = q.from ?? to - ANALYTICS_DEFAULT_DAYS * DAY_MS;
+  if (to - from > ANALYTICS_MAX_DAYS * DAY_MS) {
+    throw new AppError("VALIDATION_ERROR", `the window is at most ${ANALYTICS_MAX_DAYS} days`, [
+      { field: "query.from", issue: "too_big" },
+    ]);
+  }
+  return c.json(await analytics(c.env.DB, { from, to, type: q.type }));
 });
+
+const DAY_MS = 86_400_000;
+const ANALYTICS_DEFAULT_DAYS = 30;
+const ANALYTICS_MAX_DAYS = 366;

@@ -1,21 +1,24 @@
 /**
  * CSV import of resources: each line is validated with the same schema as
  * `POST /resources` and created through its resource's object. Idempotent:
- * a line whose resource exists with the same rules is "unchanged". A
- * malformed line is reported with its line number and writes nothing.
+ * a line whose resource exists with the same rules is "unchanged" (the
+ * object says so). A malformed line is reported with its line number and
+ * writes nothing. Files over SYNC_IMPORT_ROWS rows run as a job.
  */
 
 import type { Context } from "hono";
 import { config } from "../config";
-import { hasRulesOf, type ResourceSpec } from "../domain/resource";
+import type { ResourceSpec } from "../domain/resource";
 import { callerOf } from "../http/caller";
 import { AppError } from "../http/errors";
 import { CreateResourceBody, createFieldsOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { validationError } from "../http/validate";
-import { inPool } from "../lib/pool";
-import { type ResourceRpc, resourceStub } from "../resource-object/address";
+import { applyLines, type ImportLine, type LineError, startImportJob } from "../jobs/import-job";
+import { sendStep } from "../jobs/steps";
+import { resourceStub } from "../resource-object/address";
 import { parseCsv } from "../storage/csv";
+import type { Job } from "../storage/jobs";
 import { IMPORT_HEADER } from "../wire/csv-import";
 
 /**
@@ -23,16 +26,22 @@ import { IMPORT_HEADER } from "../wire/csv-import";
  * left out, so files written for the first header still import, with the default.
  */
 const REQUIRED_COLUMNS = IMPORT_HEADER.length - 1;
-export const MAX_IMPORT_ROWS = 10_000;
-/** Creates in flight at once: enough to overlap round trips without flooding the objects. */
-const CONCURRENCY = 32;
+export const MAX_IMPORT_ROWS = 50_000;
+/** Files with more data rows than this become a job (202); smaller ones are answered when done. */
+export const SYNC_IMPORT_ROWS = 500;
 
-interface LineError {
-  line: number;
-  error: { code: string; message: string; details?: unknown };
+/** A checked file: its valid lines, the lines that failed validation, and how many data rows it has. */
+export interface CheckedFile {
+  lines: ImportLine[];
+  invalid: LineError[];
+  total: number;
 }
 
-export async function importResources(c: Context<AppEnv>, text: string, dryRun: boolean) {
+/**
+ * Parses and validates a whole file before anything is created: a broken file, a wrong header or too
+ * many rows is a `400` and nothing starts.
+ */
+export function checkFile(c: Context<AppEnv>, text: string): CheckedFile {
   const parsed = parseCsv(text);
   if ("error" in parsed) {
     throw new AppError("VALIDATION_ERROR", `CSV line ${parsed.line}: ${parsed.error}`, [
@@ -50,37 +59,39 @@ export async function importResources(c: Context<AppEnv>, text: string, dryRun: 
       { field: "body", issue: "too_big" },
     ]);
   }
-
-  const failed: LineError[] = [];
-  const valid: { line: number; spec: ResourceSpec }[] = [];
+  const invalid: LineError[] = [];
+  const lines: ImportLine[] = [];
   const seen = new Set<string>();
   const defaultHoldTtl = config(c.env).DEFAULT_HOLD_TTL_SECONDS;
   for (const row of rows) {
     const spec = specOf(row.fields, columns, defaultHoldTtl);
-    if ("error" in spec) failed.push({ line: row.line, error: spec.error });
+    if ("error" in spec) invalid.push({ line: row.line, error: spec.error });
     else if (seen.has(spec.id)) {
-      failed.push({
+      invalid.push({
         line: row.line,
         error: { code: "VALIDATION_ERROR", message: `id ${spec.id} appears twice in the file` },
       });
     } else {
       seen.add(spec.id);
-      valid.push({ line: row.line, spec });
+      lines.push({ line: row.line, spec });
     }
   }
-  if (dryRun) return { dry_run: true, valid: valid.length, created: 0, unchanged: 0, failed: sortByLine(failed) };
+  return { lines, invalid, total: rows.length };
+}
 
-  let created = 0;
-  let unchanged = 0;
+/** A small file, applied now: one object call per line (the object says whether it was unchanged). */
+export async function importNow(c: Context<AppEnv>, file: CheckedFile) {
   const { requestId, actor, route } = callerOf(c);
-  await inPool(valid, CONCURRENCY, async ({ line, spec }) => {
-    const stub = resourceStub(c.env, spec.id);
-    const reply = await stub.create({ spec, requestId, actor, route });
-    if (reply.status === 201) created++;
-    else if (await hasSameRules(stub, spec)) unchanged++;
-    else failed.push({ line, error: JSON.parse(reply.body).error });
-  });
-  return { created, unchanged, failed: sortByLine(failed) };
+  const counts = await applyLines((id) => resourceStub(c.env, id), file.lines, { requestId, actor, route });
+  return { ...counts, failed: [...file.invalid, ...counts.failed].sort((a, b) => a.line - b.line) };
+}
+
+/** A large file, or one sent with `Prefer: respond-async`: a job whose steps apply it (jobs/import-job.ts). */
+export async function importLater(c: Context<AppEnv>, file: CheckedFile): Promise<Job> {
+  const { requestId, actor, route } = callerOf(c);
+  const job = await startImportJob(c.env, { ...file, by: { requestId, actor, route } }, Date.now());
+  await sendStep(c.env, { kind: "import", jobId: job.id });
+  return job;
 }
 
 function specOf(
@@ -123,13 +134,4 @@ function toNumber(text: string | undefined): number | string | undefined {
 
 function toBoolean(text: string | undefined): boolean | string | undefined {
   return text === "true" ? true : text === "false" ? false : text;
-}
-
-function sortByLine(errors: LineError[]): LineError[] {
-  return errors.sort((a, b) => a.line - b.line);
-}
-
-async function hasSameRules(stub: ResourceRpc, spec: ResourceSpec): Promise<boolean> {
-  const found = await stub.get();
-  return found !== null && hasRulesOf(found.state, spec);
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { config } from "../config";
 import { exportLagSeconds } from "../cron/export";
+import { oldestRetained } from "../cron/retention";
 import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { RESPONSE_BODIES as B } from "../http/responses";
@@ -39,9 +40,10 @@ const metrics = route("", {
   ok: { 200: { description: "Prometheus text format 0.0.4.", body: { "text/plain": z.string() } } },
 });
 ops.openapi({ ...metrics, middleware: [requireAdmin] }, async (c) => {
-  const [m, exportLag] = await Promise.all([
+  const [m, exportLag, oldest] = await Promise.all([
     metricsSnapshot(c.env.DB),
     exportLagSeconds(guarded(c.env.DB), Date.now()),
+    oldestRetained(guarded(c.env.DB)),
   ]);
   const lines = [
     "# HELP reservations_total Reservation decisions that changed a reservation, by resulting status.",
@@ -71,6 +73,9 @@ ops.openapi({ ...metrics, middleware: [requireAdmin] }, async (c) => {
     "# HELP export_lag_seconds Age of the oldest decision in D1 not yet exported to R2 (0 when caught up).",
     "# TYPE export_lag_seconds gauge",
     `export_lag_seconds ${exportLag}`,
+    "# HELP history_oldest_retained_timestamp_seconds The oldest decision D1 still holds (unix seconds; 0 when none): older ones are in R2 (HISTORY_RETENTION_DAYS).",
+    "# TYPE history_oldest_retained_timestamp_seconds gauge",
+    `history_oldest_retained_timestamp_seconds ${oldest === null ? 0 : oldest / 1000}`,
     "# HELP commit_duration_seconds Request received by the Worker to decided by its object, per client decision.",
     "# TYPE commit_duration_seconds histogram",
     ...COMMIT_DURATION_BUCKETS.map(

@@ -48,6 +48,31 @@ export async function recordAudit(db: D1Database, by: AuditBy, a: AuditAction, n
     .values(auditRow(by, a, now));
 }
 
+/**
+ * A statement recording an action only if the statement just before it in the same D1 batch changed
+ * a row (SQLite's `changes()`): e.g. a job's last step, whose save is conditional.
+ */
+export function auditIfChanged(db: D1Database, by: AuditBy, a: AuditAction, now: number): D1PreparedStatement {
+  const row = auditRow(by, a, now);
+  return db
+    .prepare(
+      `INSERT INTO admin_audit (time, action, route, key_id, request_id, resource_id, outcome, reason, before, after)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() = 1`,
+    )
+    .bind(
+      row.time,
+      row.action,
+      row.route,
+      row.keyId ?? null,
+      row.requestId,
+      row.resourceId ?? null,
+      row.outcome,
+      row.reason,
+      row.before ?? null,
+      row.after ?? null,
+    );
+}
+
 /** The log newest first (by arrival); `beforeId` pages backwards, so a cursor never skips or repeats. */
 export async function auditPage(
   db: D1Database,

@@ -94,6 +94,91 @@ export const decisionEvents = sqliteTable(
   (t) => [
     uniqueIndex("decision_events_resource_seq").on(t.resourceId, t.seq),
     index("decision_events_time").on(t.serverTimestamp),
+    // GET /admin/dead-letters reads only these rows, newest first: an index of just them costs nothing elsewhere.
+    index("decision_events_dead_letters").on(t.id).where(sql`${t.type} = 'webhook.dead_letter'`),
+  ],
+);
+
+/**
+ * Per resource, what D1 holds of its history, kept by a trigger on
+ * `decision_events` (migrations/0008): how many decisions ever arrived, the
+ * highest seq and when it was decided. `server_seq` is contiguous, so a
+ * resource with `rows < last_seq` has a gap; the reconciler finds those by
+ * the partial index, and the recently active by `last_at`, without reading
+ * the history itself. Rows removed by retention are not subtracted.
+ */
+export const historyShape = sqliteTable(
+  "history_shape",
+  {
+    resourceId: text("resource_id").primaryKey(),
+    rows: integer("rows").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    lastAt: integer("last_at").notNull(),
+  },
+  (t) => [
+    index("history_shape_gappy").on(t.resourceId).where(sql`${t.rows} < ${t.lastSeq}`),
+    index("history_shape_recent").on(t.lastAt, t.resourceId),
+  ],
+);
+
+/**
+ * Daily totals for GET /admin/analytics, kept by a trigger on
+ * `decision_events` (migrations/0008) as history lands, so a window of a
+ * year reads at most a few thousand rows. `resource_type` is the type the
+ * registry had when the decision reached D1.
+ */
+export const historyDaily = sqliteTable(
+  "history_daily",
+  {
+    /** YYYY-MM-DD (UTC). */
+    day: text("day").notNull(),
+    resourceType: text("resource_type").notNull(),
+    /** reservations | rejections | cancellations | expired_holds | rejected (any decision refused, by code). */
+    metric: text("metric").notNull(),
+    /** The refusal code for `rejected`; "" otherwise. */
+    label: text("label").notNull(),
+    n: integer("n").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.resourceType, t.metric, t.label] })],
+);
+
+/**
+ * Long work (imports) as a job: its progress, moved on by steps on the jobs
+ * queue that each stay within one invocation's budget (jobs/), resumable
+ * from `cursor`. `steps` numbers the saved steps: a step saves only if none
+ * was saved since it read the job, so a duplicate step changes nothing.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: ["import"] }).notNull(),
+    status: text("status", { enum: ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] }).notNull(),
+    total: integer("total").notNull(),
+    processed: integer("processed").notNull().default(0),
+    created: integer("created").notNull().default(0),
+    unchanged: integer("unchanged").notNull().default(0),
+    failedCount: integer("failed_count").notNull().default(0),
+    /** JSON: the first 1,000 failed lines, in line order. */
+    failed: text("failed").notNull().default("[]"),
+    /** JSON: where the next step starts (kind-specific). */
+    cursor: text("cursor").notNull().default("{}"),
+    steps: integer("steps").notNull().default(0),
+    /** JSON error of a FAILED job. */
+    error: text("error"),
+    /** The request that started it and who sent it, for the audit entry written when it ends. */
+    requestId: text("request_id").notNull(),
+    actor: text("actor").notNull(),
+    route: text("route").notNull(),
+    createdAt: integer("created_at").notNull(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("jobs_newest").on(t.createdAt, t.id),
+    index("jobs_kind_newest").on(t.kind, t.createdAt, t.id),
+    index("jobs_open").on(t.updatedAt).where(sql`${t.status} IN ('QUEUED', 'RUNNING')`),
   ],
 );
 
@@ -177,25 +262,40 @@ export const metricCounters = sqliteTable(
 );
 
 /** One run of the reconciler (cron/reconcile.ts): what it checked, found and repaired. */
-export const reconciliationRuns = sqliteTable("reconciliation_runs", {
-  id: integer("id").primaryKey({ autoIncrement: true }),
-  /** "scheduled" or "api". */
-  trigger: text("trigger").notNull(),
-  startedAt: integer("started_at").notNull(),
-  finishedAt: integer("finished_at"),
-  status: text("status", { enum: ["running", "completed", "failed"] }).notNull(),
-  /** `decision_events.id` this run checked up to; the next scheduled run starts after it. */
-  watermark: integer("watermark").notNull(),
-  resourcesChecked: integer("resources_checked").notNull().default(0),
-  gapsFound: integer("gaps_found").notNull().default(0),
-  gapsRepaired: integer("gaps_repaired").notNull().default(0),
-  decisionsRepaired: integer("decisions_repaired").notNull().default(0),
-  /** JSON: the resources whose history disagreed with their object, and how (at most 100). */
-  disagreements: text("disagreements").notNull().default("[]"),
-  error: text("error"),
-  /** The last registry id this run asked about; the next scheduled run goes on after it (null: from the start). */
-  registryCursor: text("registry_cursor"),
-});
+export const reconciliationRuns = sqliteTable(
+  "reconciliation_runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** "scheduled" or "api". */
+    trigger: text("trigger").notNull(),
+    startedAt: integer("started_at").notNull(),
+    finishedAt: integer("finished_at"),
+    status: text("status", { enum: ["running", "completed", "failed"] }).notNull(),
+    /** `decision_events.id` this run checked up to; the next scheduled run starts after it. */
+    watermark: integer("watermark").notNull(),
+    resourcesChecked: integer("resources_checked").notNull().default(0),
+    gapsFound: integer("gaps_found").notNull().default(0),
+    gapsRepaired: integer("gaps_repaired").notNull().default(0),
+    decisionsRepaired: integer("decisions_repaired").notNull().default(0),
+    /** JSON: the resources whose history disagreed with their object, and how (at most 100). */
+    disagreements: text("disagreements").notNull().default("[]"),
+    error: text("error"),
+    /** The last registry id this run asked about; the next scheduled run goes on after it (null: from the start). */
+    registryCursor: text("registry_cursor"),
+    /** Where a run in steps is (cron/reconcile.ts): dead_letters, gaps, tails, registry, then done. */
+    phase: text("phase").notNull().default("done"),
+    /** JSON: the phase's saved position. */
+    cursor: text("cursor").notNull().default("{}"),
+    /** Steps saved so far: a step saves only if none was saved since it read the run. */
+    steps: integer("steps").notNull().default(0),
+    /** When the last step saved (a run whose steps stopped is resumed by the cron). */
+    updatedAt: integer("updated_at").notNull().default(0),
+    /** The oldest decision time (epoch ms) whose resources this run asks about their tail. */
+    since: integer("since").notNull().default(0),
+    minAgeMs: integer("min_age_ms").notNull().default(60000),
+  },
+  (t) => [index("reconciliation_runs_open").on(t.id).where(sql`${t.status} = 'running'`)],
+);
 
 /** History messages the queue gave up on (its dead-letter queue); the reconciler re-sends their decisions. */
 export const historyDeadLetters = sqliteTable(

@@ -30,7 +30,7 @@ export interface HistoryMessage {
 
 const KEEP_FIRST = "ON CONFLICT DO NOTHING";
 /** Statements per D1 batch: one batch is one transaction, and D1 has one writer. */
-const STATEMENTS_PER_BATCH = 200;
+const STATEMENTS_PER_BATCH = 50;
 // Only what a reservation's life changes; who, what and when it was made never do.
 const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(reservations, {
   only: ["status", "expiresAt", "cancelledAt", "expiredAt", "checkedInAt", "updatedSeq"],
@@ -39,19 +39,18 @@ const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(re
 const LATER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resources, { except: ["id"] })}
   WHERE excluded.last_seq > resources.last_seq`;
 
+/** What writing a set of messages takes: its statements, of which `decisions` are the decisions' inserts. */
+export interface HistoryWrite {
+  statements: D1PreparedStatement[];
+  decisions: Set<D1PreparedStatement>;
+}
+
 /**
- * Writes `messages` (from any number of resources, in any order, repeats
- * allowed) in D1 batches of at most 200 statements, stamping new decisions
- * with `writtenAt` as their `drained_at`, with `alsoRun` in the last batch.
- * Returns how many decisions were new to D1. Throws if D1 fails; batches
- * already written stay, which is harmless: every write is an idempotent upsert.
+ * The statements that write `messages` (from any number of resources, in
+ * any order, repeats allowed), stamping new decisions with `writtenAt` as
+ * their `drained_at`. A few per thousand decisions (storage/bulk-upsert.ts).
  */
-export async function writeHistory(
-  db: D1Database,
-  messages: HistoryMessage[],
-  writtenAt: number,
-  alsoRun: D1PreparedStatement[] = [],
-): Promise<number> {
+export function historyWrite(db: D1Database, messages: HistoryMessage[], writtenAt: number): HistoryWrite {
   const latestResource = new Map<string, ResourceRow>();
   const latestReservation = new Map<string, ReservationRow>();
   const decisions = new Map<string, DecisionRow & { drainedAt: number }>();
@@ -67,20 +66,46 @@ export async function writeHistory(
   // In (resource, seq) order, so D1's ids (the export's watermark) follow each resource's order.
   // RETURNING names only the rows really inserted (a repeat is ignored): what was new to D1.
   const inserts = bulkUpsert(db, decisionEvents, [...decisions.values()].sort(bySeq), `${KEEP_FIRST} RETURNING seq`);
-  const statements = [
-    ...inserts,
-    ...bulkUpsert(db, resources, [...latestResource.values()], LATER_RESOURCE_WINS),
-    ...bulkUpsert(db, reservations, [...latestReservation.values()], LATER_RESERVATION_WINS),
-    ...alsoRun,
-  ];
-  // A whole consumer batch can be thousands of statements: D1 gets them in batches of a bounded size (each
-  // write is idempotent, so a failure part way is simply retried whole).
+  // The registry first: the daily totals' trigger reads a decision's resource type from it (migrations/0008).
+  const registry = bulkUpsert(db, resources, [...latestResource.values()], LATER_RESOURCE_WINS);
+  return {
+    statements: [
+      ...registry,
+      ...inserts,
+      ...bulkUpsert(db, reservations, [...latestReservation.values()], LATER_RESERVATION_WINS),
+    ],
+    decisions: new Set(inserts),
+  };
+}
+
+/**
+ * Writes `messages` (see `historyWrite`), with `alsoRun` in the last D1
+ * batch. Returns how many decisions were new to D1. Throws if D1 fails;
+ * batches already written stay, which is harmless: every write is an
+ * idempotent upsert.
+ */
+export async function writeHistory(
+  db: D1Database,
+  messages: HistoryMessage[],
+  writtenAt: number,
+  alsoRun: D1PreparedStatement[] = [],
+): Promise<number> {
+  return runHistoryWrite(db, historyWrite(db, messages, writtenAt), alsoRun);
+}
+
+export async function runHistoryWrite(
+  db: D1Database,
+  write: HistoryWrite,
+  alsoRun: D1PreparedStatement[] = [],
+): Promise<number> {
+  const statements = [...write.statements, ...alsoRun];
   let inserted = 0;
   for (let at = 0; at < statements.length; at += STATEMENTS_PER_BATCH) {
-    const results = await db.batch(statements.slice(at, at + STATEMENTS_PER_BATCH));
+    const chunk = statements.slice(at, at + STATEMENTS_PER_BATCH);
+    const results = await db.batch(chunk);
     countD1(results);
     results.forEach((r, i) => {
-      if (at + i < inserts.length) inserted += r.results?.length ?? 0;
+      if (write.decisions.has(chunk[i] as D1PreparedStatement)) inserted += r.results?.length ?? 0;
     });
   }
   return inserted;

@@ -1,9 +1,11 @@
 /**
  * What the reconciler asks of the history database. `server_seq` is
- * contiguous per resource (1, 2, 3 …), so a resource whose row count differs
- * from its highest seq has a gap, visible from D1 alone.
+ * contiguous per resource (1, 2, 3 …), so a resource that received fewer
+ * decisions than its highest seq has a gap, visible from D1 alone; the
+ * `history_shape` table (kept by a trigger) says so per resource, so no query
+ * here reads more than a page of rows or one resource's history.
  */
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { bulkUpsert, D1_MAX_PARAMS } from "./bulk-upsert";
 import { historyDeadLetters, reconciliationRuns } from "./d1-schema";
@@ -16,91 +18,123 @@ export interface Gap {
   to: number;
 }
 
-/** The highest `decision_events.id` now: what a run checks up to. */
-export async function lastEventId(db: D1Database): Promise<number> {
-  const row = await db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM decision_events").first<{ id: number }>();
-  return row?.id ?? 0;
+/** A resource to check, with what D1 holds of its history (history_shape; 0 and 0 when nothing). */
+export interface Shape {
+  resourceId: string;
+  rows: number;
+  lastSeq: number;
 }
 
-/** Resources that received decisions with ids in (afterId, upToId]. */
-export async function resourcesWrittenBetween(db: D1Database, afterId: number, upToId: number): Promise<string[]> {
-  const { results } = await db
-    .prepare("SELECT DISTINCT resource_id FROM decision_events WHERE id > ? AND id <= ?")
-    .bind(afterId, upToId)
-    .all<{ resource_id: string }>();
-  return results.map((r) => r.resource_id);
-}
+const SHAPE = "COALESCE(h.rows, 0) AS rows, COALESCE(h.last_seq, 0) AS lastSeq";
 
-/** The resources with the most recent decisions since `since` (epoch ms), newest first. */
-export async function recentlyActive(db: D1Database, since: number, limit: number): Promise<string[]> {
+/** Resources whose history in D1 has a gap (`rows < last_seq`), by id after `afterId`: the partial index. */
+export async function gappyResources(db: D1Database, afterId: string, limit: number): Promise<Shape[]> {
   const { results } = await db
     .prepare(
-      `SELECT resource_id FROM decision_events WHERE server_timestamp >= ?
-       GROUP BY resource_id ORDER BY MAX(server_timestamp) DESC LIMIT ?`,
+      `SELECT resource_id AS resourceId, rows, last_seq AS lastSeq FROM history_shape
+       WHERE rows < last_seq AND resource_id > ? ORDER BY resource_id LIMIT ?`,
     )
-    .bind(since, limit)
-    .all<{ resource_id: string }>();
-  return results.map((r) => r.resource_id);
-}
-
-/** A page of the resource registry by id, after `afterId` (null: from the start). */
-export async function registryPage(db: D1Database, afterId: string | null, limit: number): Promise<string[]> {
-  const { results } = await db
-    .prepare("SELECT id FROM resources WHERE id > ? ORDER BY id LIMIT ?")
-    .bind(afterId ?? "", limit)
-    .all<{ id: string }>();
-  return results.map((r) => r.id);
-}
-
-/** Per resource: how many decisions D1 holds and the highest seq (0 when none). */
-export async function historyShape(
-  db: D1Database,
-  ids: string[],
-): Promise<Map<string, { count: number; last: number }>> {
-  const shape = new Map<string, { count: number; last: number }>(ids.map((id) => [id, { count: 0, last: 0 }]));
-  for (let at = 0; at < ids.length; at += D1_MAX_PARAMS) {
-    const chunk = ids.slice(at, at + D1_MAX_PARAMS);
-    const { results } = await db
-      .prepare(
-        `SELECT resource_id, COUNT(*) AS n, MAX(seq) AS last FROM decision_events
-         WHERE resource_id IN (${chunk.map(() => "?").join(", ")}) GROUP BY resource_id`,
-      )
-      .bind(...chunk)
-      .all<{ resource_id: string; n: number; last: number }>();
-    for (const r of results) shape.set(r.resource_id, { count: r.n, last: r.last });
-  }
-  return shape;
-}
-
-/** The missing ranges below a resource's highest seq in D1. */
-export async function gapsOf(db: D1Database, resourceId: string): Promise<Gap[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT seq + 1 AS "from", next - 1 AS "to" FROM (
-         SELECT seq, LEAD(seq) OVER (ORDER BY seq) AS next FROM decision_events WHERE resource_id = ?1
-       ) WHERE next > seq + 1
-       UNION ALL
-       SELECT 1, MIN(seq) - 1 FROM decision_events WHERE resource_id = ?1 HAVING MIN(seq) > 1
-       ORDER BY 1`,
-    )
-    .bind(resourceId)
-    .all<Gap>();
+    .bind(afterId, limit)
+    .all<Shape>();
   return results;
 }
 
-export async function startRun(db: D1Database, trigger: "scheduled" | "api", startedAt: number, watermark: number) {
-  const [run] = await drizzle(db)
-    .insert(reconciliationRuns)
-    .values({ trigger, startedAt, status: "running", watermark })
-    .returning();
-  return run as ReconciliationRun;
+/**
+ * Resources with decisions at or after `since` (epoch ms), in (last_at, id) order after `after`: the
+ * recently active, whose lost tail D1 alone cannot see. A seek on history_shape_recent.
+ */
+export async function activeSince(
+  db: D1Database,
+  since: number,
+  after: { at: number; id: string },
+  limit: number,
+): Promise<(Shape & { lastAt: number })[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT resource_id AS resourceId, rows, last_seq AS lastSeq, last_at AS lastAt FROM history_shape
+       WHERE last_at >= ? AND (last_at, resource_id) > (?, ?) ORDER BY last_at, resource_id LIMIT ?`,
+    )
+    .bind(since, after.at, after.id, limit)
+    .all<Shape & { lastAt: number }>();
+  return results;
 }
 
-export async function finishRun(db: D1Database, id: number, outcome: Partial<ReconciliationRun>): Promise<void> {
-  await drizzle(db).update(reconciliationRuns).set(outcome).where(eq(reconciliationRuns.id, id));
+/** A page of the resource registry by id, after `afterId`, with what D1 holds of each one's history. */
+export async function registryPage(db: D1Database, afterId: string, limit: number): Promise<Shape[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT r.id AS resourceId, ${SHAPE} FROM resources r LEFT JOIN history_shape h ON h.resource_id = r.id
+       WHERE r.id > ? ORDER BY r.id LIMIT ?`,
+    )
+    .bind(afterId, limit)
+    .all<Shape>();
+  return results;
 }
 
-/** The latest run, or of one trigger (the scheduled runs chain their watermarks). */
+/** What D1 holds of the history of each of `ids` (at most D1_MAX_PARAMS). */
+export async function shapesOf(db: D1Database, ids: string[]): Promise<Shape[]> {
+  if (ids.length === 0) return [];
+  const { results } = await db
+    .prepare(
+      `SELECT resource_id AS resourceId, rows, last_seq AS lastSeq FROM history_shape
+       WHERE resource_id IN (${ids.map(() => "?").join(", ")})`,
+    )
+    .bind(...ids.slice(0, D1_MAX_PARAMS))
+    .all<Shape>();
+  const found = new Map(results.map((r) => [r.resourceId, r]));
+  return ids.map((id) => found.get(id) ?? { resourceId: id, rows: 0, lastSeq: 0 });
+}
+
+/**
+ * The missing ranges of a resource's history below its highest seq in D1, in one query. Retention
+ * removes the oldest decisions without lowering `rows`, so what is missing before the first seq D1
+ * still holds is the count missing (`last_seq - rows`) less the holes found above it.
+ */
+export async function gapsOf(db: D1Database, shape: Shape): Promise<Gap[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT 0 AS "from", MIN(seq) AS "to" FROM decision_events WHERE resource_id = ?1
+       UNION ALL
+       SELECT seq + 1, next - 1 FROM (
+         SELECT seq, LEAD(seq) OVER (ORDER BY seq) AS next FROM decision_events WHERE resource_id = ?1
+       ) WHERE next > seq + 1`,
+    )
+    .bind(shape.resourceId)
+    .all<Gap>();
+  const lowest = results.find((r) => r.from === 0)?.to ?? shape.lastSeq + 1;
+  const holes = results.filter((r) => r.from !== 0).sort((a, b) => a.from - b.from);
+  const before = shape.lastSeq - shape.rows - holes.reduce((n, g) => n + (g.to - g.from + 1), 0);
+  return before > 0 ? [{ from: lowest - before, to: lowest - 1 }, ...holes] : holes;
+}
+
+export async function insertRun(
+  db: D1Database,
+  run: typeof reconciliationRuns.$inferInsert,
+): Promise<ReconciliationRun> {
+  const [inserted] = await drizzle(db).insert(reconciliationRuns).values(run).returning();
+  return inserted as ReconciliationRun;
+}
+
+export async function findRun(db: D1Database, id: number): Promise<ReconciliationRun | undefined> {
+  const [run] = await drizzle(db).select().from(reconciliationRuns).where(eq(reconciliationRuns.id, id)).limit(1);
+  return run;
+}
+
+/** Saves a step of `run`, only if no other step saved since it was read (returns false then). */
+export async function saveRunStep(
+  db: D1Database,
+  run: ReconciliationRun,
+  change: Partial<ReconciliationRun>,
+): Promise<boolean> {
+  const saved = await drizzle(db)
+    .update(reconciliationRuns)
+    .set({ ...change, steps: run.steps + 1 })
+    .where(and(eq(reconciliationRuns.id, run.id), eq(reconciliationRuns.steps, run.steps)))
+    .returning({ id: reconciliationRuns.id });
+  return saved.length === 1;
+}
+
+/** The latest run, or the latest completed one of a trigger (the scheduled runs chain their windows). */
 export async function latestRun(db: D1Database, trigger?: "scheduled"): Promise<ReconciliationRun | undefined> {
   const [run] = await drizzle(db)
     .select()
@@ -111,6 +145,16 @@ export async function latestRun(db: D1Database, trigger?: "scheduled"): Promise<
     .orderBy(desc(reconciliationRuns.id))
     .limit(1);
   return run;
+}
+
+/** Runs under way, oldest first (the partial index of running runs). */
+export async function openRuns(db: D1Database, limit: number): Promise<ReconciliationRun[]> {
+  return drizzle(db)
+    .select()
+    .from(reconciliationRuns)
+    .where(eq(reconciliationRuns.status, "running"))
+    .orderBy(reconciliationRuns.id)
+    .limit(limit);
 }
 
 export type HistoryDeadLetter = typeof historyDeadLetters.$inferInsert;
@@ -128,22 +172,29 @@ export async function openHistoryDeadLetterCount(db: D1Database): Promise<number
   return row?.n ?? 0;
 }
 
-/** Dead-lettered history not reconciled yet, oldest first. */
-export async function openHistoryDeadLetters(db: D1Database, limit: number) {
-  return drizzle(db)
-    .select()
-    .from(historyDeadLetters)
-    .where(isNull(historyDeadLetters.reconciledAt))
-    .orderBy(historyDeadLetters.id)
-    .limit(limit);
+/** Dead-lettered history not reconciled yet, after `afterId`, oldest first, with their resources' shapes. */
+export async function openHistoryDeadLetters(
+  db: D1Database,
+  afterId: number,
+  limit: number,
+): Promise<(Shape & { id: number })[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT d.id, d.resource_id AS resourceId, ${SHAPE} FROM history_dead_letters d
+       LEFT JOIN history_shape h ON h.resource_id = d.resource_id
+       WHERE d.reconciled_at IS NULL AND d.id > ? ORDER BY d.id LIMIT ?`,
+    )
+    .bind(afterId, limit)
+    .all<Shape & { id: number }>();
+  return results;
 }
 
+/** Marks dead letters (at most D1_MAX_PARAMS - 1) as reconciled. */
 export async function markDeadLettersReconciled(db: D1Database, ids: number[], at: number): Promise<void> {
-  for (let i = 0; i < ids.length; i += D1_MAX_PARAMS - 1) {
-    const chunk = ids.slice(i, i + D1_MAX_PARAMS - 1);
-    await db
-      .prepare(`UPDATE history_dead_letters SET reconciled_at = ? WHERE id IN (${chunk.map(() => "?").join(", ")})`)
-      .bind(at, ...chunk)
-      .run();
-  }
+  if (ids.length === 0) return;
+  const chunk = ids.slice(0, D1_MAX_PARAMS - 1);
+  await db
+    .prepare(`UPDATE history_dead_letters SET reconciled_at = ? WHERE id IN (${chunk.map(() => "?").join(", ")})`)
+    .bind(at, ...chunk)
+    .run();
 }

@@ -4,10 +4,10 @@
  * history queue, so the figures are about a second behind the objects.
  */
 
-import { and, count, eq, gte, lt, sql, sum } from "drizzle-orm";
+import { and, count, eq, gte, lte, sum } from "drizzle-orm";
 import { HISTORY_BACKLOG_GAUGE, HISTORY_WRITTEN_GAUGE } from "./counters";
 import { drizzle } from "./d1";
-import { decisionEvents, metricCounters, resources } from "./d1-schema";
+import { historyDaily, metricCounters, resources } from "./d1-schema";
 
 /** Upper bounds (seconds) of the commit_duration_seconds histogram buckets. */
 export const COMMIT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -59,54 +59,62 @@ function histogram(perMs: { ms: number; n: number }[], sumMs: number) {
   };
 }
 
-export interface AnalyticsFilter {
-  from?: number;
-  to?: number;
+export interface AnalyticsWindow {
+  /** The first day counted (epoch ms; its UTC day counts whole). */
+  from: number;
+  /** The end (epoch ms, exclusive; the UTC day it falls in counts whole). */
+  to: number;
   type?: string;
 }
 
-/** Per day and per code: reservations, rejections, cancellations, expired holds; utilization per resource type. */
-export async function analytics(db: D1Database, f: AnalyticsFilter) {
+const DAY = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Per day and per code: reservations, rejections, cancellations, expired holds, from the daily totals
+ * kept as history lands (history_daily, migrations/0008): a window of a year reads a few thousand rows,
+ * whatever the size of the history. Utilization per resource type is the registry's now.
+ */
+export async function analytics(db: D1Database, w: AnalyticsWindow) {
   const d1 = drizzle(db);
-  const day = sql<string>`strftime('%Y-%m-%d', ${decisionEvents.serverTimestamp} / 1000, 'unixepoch')`;
-  const where = and(
-    f.from === undefined ? undefined : gte(decisionEvents.serverTimestamp, f.from),
-    f.to === undefined ? undefined : lt(decisionEvents.serverTimestamp, f.to),
-    f.type === undefined
-      ? undefined
-      : sql`${decisionEvents.resourceId} IN (SELECT ${resources.id} FROM ${resources} WHERE ${resources.type} = ${f.type})`,
+  const [first, last] = [DAY(w.from), DAY(w.to - 1)];
+  const inWindow = and(
+    gte(historyDaily.day, first),
+    lte(historyDaily.day, last),
+    w.type === undefined ? undefined : eq(historyDaily.resourceType, w.type),
   );
-  const perDay = await d1
-    .select({
-      day,
-      reservations: sql<number>`SUM(${decisionEvents.type} = 'reservation.reserve' AND ${decisionEvents.outcome} = 'ACCEPTED')`,
-      rejections: sql<number>`SUM(${decisionEvents.type} = 'reservation.reserve' AND ${decisionEvents.outcome} = 'REJECTED')`,
-      cancellations: sql<number>`SUM(${decisionEvents.type} = 'reservation.cancel' AND ${decisionEvents.reservationStatus} = 'CANCELLED' AND ${decisionEvents.versionAfter} > ${decisionEvents.versionBefore})`,
-      expired_holds: sql<number>`SUM(${decisionEvents.type} = 'reservation.expire' AND ${decisionEvents.reservationStatus} = 'EXPIRED')`,
-    })
-    .from(decisionEvents)
-    .where(where)
-    .groupBy(day)
-    .orderBy(day);
-  const perCode = await d1
-    .select({ code: decisionEvents.code, n: count() })
-    .from(decisionEvents)
-    .where(and(where, eq(decisionEvents.outcome, "REJECTED")))
-    .groupBy(decisionEvents.code);
-  const perType = await d1
-    .select({ type: resources.type, confirmed: sum(resources.confirmed), capacity: sum(resources.capacity) })
-    .from(resources)
-    .where(f.type === undefined ? undefined : eq(resources.type, f.type))
-    .groupBy(resources.type);
+  const [rows, perType] = await d1.batch([
+    d1
+      .select({ day: historyDaily.day, metric: historyDaily.metric, label: historyDaily.label, n: sum(historyDaily.n) })
+      .from(historyDaily)
+      .where(inWindow)
+      .groupBy(historyDaily.day, historyDaily.metric, historyDaily.label)
+      .orderBy(historyDaily.day),
+    d1
+      .select({ type: resources.type, confirmed: sum(resources.confirmed), capacity: sum(resources.capacity) })
+      .from(resources)
+      .where(w.type === undefined ? undefined : eq(resources.type, w.type))
+      .groupBy(resources.type),
+  ]);
+  const days = new Map<
+    string,
+    { day: string; reservations: number; rejections: number; cancellations: number; expired_holds: number }
+  >();
+  const byCode: Record<string, number> = {};
+  for (const r of rows) {
+    const n = Number(r.n ?? 0);
+    if (r.metric === "rejected") {
+      byCode[r.label] = (byCode[r.label] ?? 0) + n;
+      continue;
+    }
+    const day = days.get(r.day) ?? { day: r.day, reservations: 0, rejections: 0, cancellations: 0, expired_holds: 0 };
+    if (r.metric in day) day[r.metric as "reservations"] += n;
+    days.set(r.day, day);
+  }
   return {
-    per_day: perDay.map((d) => ({
-      day: d.day,
-      reservations: Number(d.reservations ?? 0),
-      rejections: Number(d.rejections ?? 0),
-      cancellations: Number(d.cancellations ?? 0),
-      expired_holds: Number(d.expired_holds ?? 0),
-    })),
-    rejections_by_code: Object.fromEntries(perCode.map((c) => [c.code, c.n])),
+    from: first,
+    to: last,
+    per_day: [...days.values()],
+    rejections_by_code: byCode,
     utilization_by_type: perType.map((t) => ({
       type: t.type,
       confirmed: Number(t.confirmed ?? 0),

@@ -249,11 +249,14 @@ describe("the scheduled reconciliation", () => {
     const id = await unqueued({ capacity: 100 });
     for (let i = 0; i < 3; i++) expect((await reserve(id, { client_id: `s-${i}` })).status).toBe(201);
     await messagesOf(id); // sent (and dropped)
+    // The cron starts a run; its steps run on the jobs queue: wait for the run to complete.
     const scheduled = async () => {
       const ctx = createExecutionContext();
       await worker.scheduled(createScheduledController({ cron: "0 * * * *" }), env, ctx);
       await waitOnExecutionContext(ctx);
-      return (await call("GET", "/admin/reconciliation")).json<Record<string, any>>();
+      const run = () => call("GET", "/admin/reconciliation").then((r) => r.json<Record<string, any>>());
+      await expect.poll(async () => (await run()).last_run?.status, { timeout: 20_000 }).toBe("completed");
+      return run();
     };
     const young = await scheduled();
     expect(young.last_run).toMatchObject({ trigger: "scheduled", status: "completed" });

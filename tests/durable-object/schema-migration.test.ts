@@ -96,4 +96,47 @@ describe("the object's schema migrations", () => {
       expect(sql.exec("SELECT webhook_seq FROM outbox_state").one()).toEqual({ webhook_seq: 9 });
     });
   });
+  it("a new object gets in one script the schema the migrations build step by step", async () => {
+    type Shape = Record<string, unknown>;
+    const shape = (sql: SqlStorage): Shape => {
+      const out: Shape = {};
+      const objects = sql
+        .exec<{ type: string; name: string; tbl_name: string; sql: string | null }>(
+          "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE '_cf_%' ORDER BY name",
+        )
+        .toArray();
+      for (const o of objects) {
+        if (o.type === "table") {
+          out[o.name] = {
+            columns: sql.exec(`SELECT * FROM "${o.name}" LIMIT 0`).columnNames,
+            rows: sql.exec(`SELECT * FROM "${o.name}"`).toArray(),
+            indexes: sql
+              .exec(`PRAGMA index_list("${o.name}")`)
+              .toArray()
+              .map(({ seq: _, ...i }) => i),
+          };
+        } else if (o.type === "index") {
+          out[o.name] = {
+            table: o.tbl_name,
+            sql: o.sql?.replace(/\s+/g, " ") ?? null,
+            columns: sql.exec(`PRAGMA index_xinfo("${o.name}")`).toArray(),
+          };
+        }
+      }
+      return out;
+    };
+    let fresh: Shape = {};
+    let stepwise: Shape = {};
+    await runInDurableObject(objectOf(uniqueId("fresh")), (_, state) => {
+      state.storage.transactionSync(() => migrate(state.storage.sql));
+      fresh = shape(state.storage.sql);
+    });
+    await runInDurableObject(objectOf(uniqueId("stepwise")), (_, state) => {
+      const sql = state.storage.sql;
+      for (let v = 1; v <= LATEST_SCHEMA_VERSION; v++) state.storage.transactionSync(() => migrate(sql, v));
+      stepwise = shape(sql);
+    });
+    expect(Object.keys(fresh).length).toBeGreaterThan(10);
+    expect(fresh).toEqual(stepwise);
+  });
 });

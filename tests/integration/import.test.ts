@@ -28,9 +28,9 @@ describe("POST /admin/resources/import", () => {
     expect(sample).toMatchObject({ type: "session", capacity: 22, hold_ttl_seconds: 600, state: "OPEN" });
   }, 120_000);
 
-  it("refuses more than 10,000 rows before creating anything", async () => {
+  it("refuses more than 50,000 rows before creating anything (no job starts)", async () => {
     const prefix = uniqueId("big");
-    const lines = Array.from({ length: 10_001 }, (_, i) => `${prefix}-${i},session,1,false,,,,600`);
+    const lines = Array.from({ length: 50_001 }, (_, i) => `${prefix}-${i},session,1,false,,,,600`);
     const res = await importCsv(`${HEADER}\n${lines.join("\n")}\n`);
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { code: "VALIDATION_ERROR", details: [{ issue: "too_big" }] } });

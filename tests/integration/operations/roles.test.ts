@@ -20,6 +20,10 @@ describe("roles", () => {
         .id as string;
     const keyId = async () => (await issueKey("client")).id;
     const csv = { raw: `${IMPORT_HEADER.join(",")}\n`, headers: { "Content-Type": "text/csv" } };
+    const jobId = async () => {
+      const headers = { ...csv.headers, Prefer: "respond-async" };
+      return (await json(await call("POST", "/admin/resources/import", { raw: csv.raw, headers }))).id as string;
+    };
 
     // A request each documented route answers with success when the key may call it; fresh objects where a
     // success can happen only once (a check-in, a revocation).
@@ -62,6 +66,8 @@ describe("roles", () => {
       "GET /admin/reconciliation": async () => ({ path: "/admin/reconciliation" }),
       "POST /admin/reconciliation": async () => ({ path: "/admin/reconciliation", body: { resource_ids: [id] } }),
       "GET /admin/analytics": async () => ({ path: "/admin/analytics" }),
+      "GET /admin/jobs": async () => ({ path: "/admin/jobs" }),
+      "GET /admin/jobs/{id}": async () => ({ path: `/admin/jobs/${await jobId()}` }),
       "GET /health": async () => ({ path: "/health" }),
       "GET /ready": async () => ({ path: "/ready" }),
       "GET /metrics": async () => ({ path: "/metrics" }),
