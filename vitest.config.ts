@@ -46,7 +46,10 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
+      // The budget tests (tests/budgets) host many objects each: they run on their own, one file at a
+      // time (vitest.budgets.config.ts, `npm run test:budgets`, part of `npm test`).
       include: ["tests/**/*.test.ts"],
+      exclude: ["tests/budgets/**", "**/node_modules/**"],
       setupFiles: ["./tests/setup.ts"],
       testTimeout: 60_000,
       // The Worker logs a JSON line per request and decision; show them only for failing tests.

@@ -396,11 +396,51 @@ export interface paths {
         put?: never;
         /**
          * Reconcile the history with the objects now
-         * @description Without `resource_ids`: every resource that received decisions since the last scheduled run (gaps), and the 1,000 most recently active (a lost tail). Gaps are re-sent from the objects; only decisions really missing count as repaired.
+         * @description With `resource_ids`: exactly those. Without: every resource whose messages were dead-lettered, every resource with a gap in its history, the resources active since the last scheduled run (a lost tail) and the next 1,000 of the registry. Gaps are re-sent from the objects; only decisions really missing count as repaired. The run goes as far as this request's budget allows: `200` when it is complete, else `202` and it goes on in steps (`GET /admin/reconciliation` shows its progress).
          *
          *     Key: admin.
          */
         post: operations["postAdminReconciliation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jobs, newest first
+         * @description Key: admin.
+         */
+        get: operations["getAdminJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job and its progress
+         * @description Key: admin.
+         */
+        get: operations["getAdminJobsId"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -496,7 +536,9 @@ export interface paths {
         };
         /**
          * Export reservations, streamed
-         * @description Key: admin.
+         * @description Oldest first, at most 20,000 rows per response, so any history is exported within one invocation's limits: when more rows follow, `X-Export-Cursor` (and `Link: rel="next"`) say where to go on — pass it as `cursor` with the same filters. A download cut off part way resumes the same way from the last cursor received.
+         *
+         *     Key: admin.
          */
         get: operations["getAdminReservationsExport"];
         put?: never;
@@ -560,7 +602,7 @@ export interface paths {
         put?: never;
         /**
          * Import resources from CSV (idempotent)
-         * @description Up to 5 MiB and 10,000 rows; `dry_run=true` validates only.
+         * @description Up to 5 MiB and 50,000 rows. Files of up to 500 data rows are applied before the answer (`200`); larger ones, or any sent with `Prefer: respond-async`, become a job (`202` with `Location: /admin/jobs/{id}`) applied in steps. `dry_run=true` validates only and always answers at once. The whole file is checked first: a broken CSV, a wrong header or too many rows is a `400` and nothing starts.
          *
          *     Key: admin.
          */
@@ -650,7 +692,9 @@ export interface paths {
         };
         /**
          * Reservation analytics from the history database
-         * @description Key: admin.
+         * @description Over a window of whole UTC days: `from` (default: 30 days before `to`) to `to` (default: now), at most 366 days. Read from daily totals kept as the history lands, so any window costs the same whatever the history's size.
+         *
+         *     Key: admin.
          */
         get: operations["getAdminAnalytics"];
         put?: never;
@@ -1147,8 +1191,20 @@ export interface components {
             trigger: "scheduled" | "api";
             /** @enum {string} */
             status: "running" | "completed" | "failed";
+            /**
+             * @description Where the run is: its phases run in this order (`listed` instead, for named resources)
+             * @enum {string}
+             */
+            phase: "listed" | "dead_letters" | "gaps" | "tails" | "registry" | "done";
+            /** @description Steps saved so far; each step stays within one invocation's budget */
+            steps: number;
             /** Format: date-time */
             started_at: string;
+            /**
+             * Format: date-time
+             * @description When the last step saved
+             */
+            updated_at: string;
             /** Format: date-time */
             finished_at: string | null;
             resources_checked: number;
@@ -1174,6 +1230,49 @@ export interface components {
             resource_ids?: string[];
             /** @default 60 */
             min_age_seconds?: number;
+        };
+        JobPage: {
+            items: components["schemas"]["Job"][];
+            next_cursor: string | null;
+        };
+        Job: {
+            /** @description `job_` and 32 hex digits */
+            id: string;
+            /** @enum {string} */
+            kind: "import";
+            /**
+             * @description SUCCEEDED: every line applied or reported in `failed`; FAILED: see `error`
+             * @enum {string}
+             */
+            status: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED";
+            /** @description Data rows in the file */
+            total: number;
+            /** @description Lines done so far (never decreases) */
+            processed: number;
+            created: number;
+            unchanged: number;
+            failed_count: number;
+            /** @description The first 1,000 failed lines, in line order */
+            failed: {
+                line: number;
+                error: {
+                    code: string;
+                    message: string;
+                    details?: unknown;
+                };
+            }[];
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
         };
         ResourceStateAt: {
             at_seq: number;
@@ -1728,6 +1827,12 @@ export interface components {
         "Cache-Control": string;
         /** @description `attachment; filename="reservations.<format>"`. */
         "Content-Disposition": string;
+        /** @description Sent when more rows follow this response (each is at most 20,000 rows): pass it back as `cursor` to go on. */
+        "X-Export-Cursor": string;
+        /** @description The next part of the export, `<…&cursor=…>; rel="next"`, when more rows follow. */
+        Link: string;
+        /** @description The oldest decision D1 still holds (ISO time; absent when it holds none): older ones are in R2 only. */
+        "X-History-Oldest": string;
     };
     pathItems: never;
 }
@@ -2564,7 +2669,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The last run (null before the first) and dead-lettered history messages not reconciled yet. */
+            /** @description The last run (null before the first), with its progress while it runs, and dead-lettered history messages not reconciled yet. */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2597,8 +2702,18 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The run: resources checked, gaps found and repaired, disagreements. */
+            /** @description The completed run: resources checked, gaps found and repaired, disagreements. */
             200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationRun"];
+                };
+            };
+            /** @description The run so far; it goes on in the background. */
+            202: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
@@ -2615,6 +2730,72 @@ export interface operations {
             429: components["responses"]["RATE_LIMITED"];
             500: components["responses"]["INTERNAL"];
             503: components["responses"]["UNAVAILABLE_or_MAINTENANCE"];
+        };
+    };
+    getAdminJobs: {
+        parameters: {
+            query?: {
+                kind?: "import";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs; `next_cursor` pages back. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPage"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminJobsId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
         };
     };
     getAdminResourcesIdState: {
@@ -2773,6 +2954,8 @@ export interface operations {
                 from?: string;
                 to?: string;
                 format?: "csv" | "ndjson";
+                /** @description From `X-Export-Cursor`: where the previous part ended */
+                cursor?: string;
             };
             header?: {
                 /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
@@ -2788,6 +2971,9 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Content-Disposition": components["headers"]["Content-Disposition"];
+                    "X-Export-Cursor": components["headers"]["X-Export-Cursor"];
+                    Link: components["headers"]["Link"];
+                    "X-History-Oldest": components["headers"]["X-History-Oldest"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2896,6 +3082,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description The import job, applied in steps. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             400: components["responses"]["VALIDATION_ERROR"];

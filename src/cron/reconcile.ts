@@ -285,9 +285,10 @@ async function nextPage(
     const want = Math.min(PAGE, REGISTRY_PER_RUN - (c.registryRead ?? 0));
     const page = want > 0 ? await registryPage(db, state.registryCursor ?? "", want) : [];
     items = page.map((s) => ({ ...s, check: "tail" as const }));
-    c.registryRead = (c.registryRead ?? 0) + page.length;
-    // At the end of the registry the round starts again from the first id.
-    state.registryCursor = page.length === want ? (page.at(-1)?.resourceId ?? null) : null;
+    // At the end of the registry the round starts again from the first id, in the next run.
+    const end = page.length < want;
+    c.registryRead = end ? REGISTRY_PER_RUN : (c.registryRead ?? 0) + page.length;
+    state.registryCursor = end ? null : (page.at(-1)?.resourceId ?? null);
   }
   c.items = items;
   if (items.length === 0) {

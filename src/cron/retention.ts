@@ -3,7 +3,7 @@
  * window, and already exported to R2 by the scheduled export, are removed
  * from D1 a thousand rows per statement, as many statements as one
  * invocation's budget allows; the next step goes on (jobs/steps.ts). R2
- * keeps every exported decision (docs/operations.md says how to load them
+ * keeps every exported decision (docs/scaling.md says how to load them
  * back). Running totals (/metrics), the daily rollup (analytics) and the
  * reconciler's `history_shape` are not lowered: they count what arrived.
  */

@@ -6,6 +6,7 @@ import { requireAdmin } from "../http/auth";
 import { AppError } from "../http/errors";
 import { RESPONSE_BODIES as B } from "../http/responses";
 import { route, routesApp } from "../http/route-spec";
+import { peaks } from "../lib/budget";
 import { DeadlineExceeded, withDeadline } from "../lib/deadline";
 import { resetUsage, usage } from "../lib/usage";
 import { resourceStub } from "../resource-object/address";
@@ -138,6 +139,15 @@ ops.get("/__bench/usage", (c) => {
   const counted = { ...usage };
   if (c.req.query("reset") === "true") resetUsage();
   return c.json(counted);
+});
+
+/**
+ * The busiest invocation of each entry point in this isolate (lib/budget.ts), for
+ * `npm run bench:budgets`. Only with BENCH_ROUTES=true.
+ */
+ops.get("/__bench/budgets", (c) => {
+  if (!config(c.env).BENCH_ROUTES) throw new AppError("NOT_FOUND", "No such route.");
+  return c.json(Object.fromEntries(peaks));
 });
 
 /**

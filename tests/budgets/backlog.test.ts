@@ -1,11 +1,13 @@
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { peaks } from "../../src/lib/budget";
 import type { HistoryMessage } from "../../src/storage/history-writer";
 import { createResource, historyWritten, objectOf, reserve, settle } from "../helpers";
-import { count, expectAllWithinBudget } from "./support";
+import { count, expectAllWithinBudget, reportPeaks } from "./support";
 
 const BACKLOG = 5000;
+
+afterAll(reportPeaks);
 
 describe("a backlog of 5,000 undelivered decisions", () => {
   it("drains in rounds and lands in D1 in batches, each invocation within the budget", async () => {

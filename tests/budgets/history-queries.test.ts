@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { peaks } from "../../src/lib/budget";
 import { exportPageQuery } from "../../src/storage/history";
 import { call } from "../helpers";
-import { count, expectAllWithinBudget, planOf, seedHistoryWithGaps, seedReservations } from "./support";
+import { count, expectAllWithinBudget, planOf, reportPeaks, seedHistoryWithGaps, seedReservations } from "./support";
 
 const ROWS = 100_000;
 
@@ -24,6 +24,8 @@ async function exportAll(query: string) {
   } while (cursor);
   return { ids, parts };
 }
+
+afterAll(reportPeaks);
 
 describe("history queries at 100,000 rows", () => {
   it("export in parts of 20,000 that seek, each within the budget, with nothing skipped or repeated", async () => {

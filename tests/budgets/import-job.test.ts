@@ -1,17 +1,17 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { importStep, startImportJob } from "../../src/jobs/import-job";
 import { sendStep } from "../../src/jobs/steps";
 import { Meter, metered, peaks } from "../../src/lib/budget";
 import { IMPORT_HEADER } from "../../src/wire/csv-import";
 import { call, uniqueId } from "../helpers";
-import { count, expectAllWithinBudget } from "./support";
+import { count, expectAllWithinBudget, reportPeaks } from "./support";
 
-// 600 rows: over the synchronous limit, two steps of at most 500 lines. The 10,000-row import runs
+// 520 rows: over the synchronous limit, two steps (500 lines, then 20). The 10,000-row import runs
 // against a real `wrangler dev` in `npm run bench:budgets`: the test pool keeps every object it ever
 // hosted alive, and each create gets slower with every object it holds (about 20 ms at first, 400 ms
-// near 1,000 objects), as SQLite's process-wide memory limit nears (docs/decisions.md #53).
-const ROWS = 600;
+// near 1,000 objects) as SQLite's process-wide memory limits near (docs/decisions.md #53).
+const ROWS = 520;
 
 function csvOf(prefix: string, rows: number): string {
   const lines = Array.from({ length: rows }, (_, i) => `${prefix}-${i},slot,${(i % 8) + 1},false,,,,600,900`);
@@ -32,6 +32,8 @@ async function finished(jobId: string) {
   return (await call("GET", `/admin/jobs/${jobId}`)).json<Record<string, any>>();
 }
 
+afterAll(reportPeaks);
+
 describe("an import of more than 500 rows is a job", () => {
   it("answers 202 with the job, applies it in steps within the budget, and a second import changes nothing", async () => {
     const prefix = uniqueId("season");
@@ -48,7 +50,7 @@ describe("an import of more than 500 rows is a job", () => {
     expect(done.failed_count).toBe(0);
     expect(await count("SELECT steps AS n FROM jobs WHERE id = ?", job.id)).toBeGreaterThanOrEqual(2);
     const peak = expectAllWithinBudget();
-    expect(peak["queue reservation-jobs"]?.subrequests).toBeGreaterThanOrEqual(500);
+    expect(peak["queue reservation-jobs"]?.subrequests).toBeGreaterThanOrEqual(500); // a step of 500 lines
     expect(peak["fetch POST /admin/resources/import"]?.subrequests).toBeLessThan(10);
     // One audit entry for the whole job, with its counts.
     const audit = await env.DB.prepare(
@@ -72,7 +74,7 @@ describe("an import of more than 500 rows is a job", () => {
 
   it("resumes a step that died part way without creating or counting anything twice", async () => {
     const prefix = uniqueId("resume");
-    const lines = Array.from({ length: 300 }, (_, i) => ({
+    const lines = Array.from({ length: 120 }, (_, i) => ({
       line: i + 2,
       spec: {
         id: `${prefix}-${i}`,
@@ -89,7 +91,7 @@ describe("an import of more than 500 rows is a job", () => {
     }));
     const by = { requestId: `resume-${prefix}`, actor: "admin", route: "POST /admin/resources/import" };
     const job = await startImportJob(env, { lines, invalid: [], total: lines.length, by }, Date.now());
-    // The objects fail after 100 creates (the isolate was killed): the step throws and saves nothing.
+    // The objects fail after 50 creates (the isolate was killed): the step throws and saves nothing.
     let creates = 0;
     const failing = new Proxy(env.RESOURCE_OBJECT, {
       get(target, prop) {
@@ -101,7 +103,7 @@ describe("an import of more than 500 rows is a job", () => {
             get(s, m) {
               if (m !== "create") return Reflect.get(s, m, s);
               return (...a: unknown[]) => {
-                if (++creates > 100) return Promise.reject(new Error("the object was reset (injected)"));
+                if (++creates > 50) return Promise.reject(new Error("the object was reset (injected)"));
                 return Reflect.apply(Reflect.get(s, m, s) as (...x: unknown[]) => unknown, s, a);
               };
             },
@@ -117,9 +119,9 @@ describe("an import of more than 500 rows is a job", () => {
 
     await sendStep(env, { kind: "import", jobId: job.id });
     const done = await finished(job.id);
-    expect(done).toMatchObject({ created: 300, unchanged: 0, processed: 300, failed_count: 0 });
+    expect(done).toMatchObject({ created: 120, unchanged: 0, processed: 120, failed_count: 0 });
     const versions = await Promise.all(
-      [0, 99, 100, 299].map(async (i) => (await (await call("GET", `/resources/${prefix}-${i}`)).json<any>()).version),
+      [0, 49, 50, 119].map(async (i) => (await (await call("GET", `/resources/${prefix}-${i}`)).json<any>()).version),
     );
     expect(versions).toEqual([1, 1, 1, 1]); // each created once
   }, 120_000);

@@ -82,3 +82,11 @@ export async function planOf(sql: string, ...params: unknown[]): Promise<string>
     .all<{ detail: string }>();
   return results.map((r) => r.detail).join("\n");
 }
+
+/**
+ * Prints the peaks of this file's invocations as one line that `npm run bench:budgets` collects
+ * (with --silent=false); call it from `afterAll`.
+ */
+export function reportPeaks(): void {
+  console.log(`BUDGET_PEAKS ${JSON.stringify(Object.fromEntries(peaks))}`);
+}
