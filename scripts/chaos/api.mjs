@@ -111,8 +111,15 @@ export class Admin {
         resource_ids: ids.slice(at, at + 1000),
         min_age_seconds: 0,
       });
-      if (res.status !== 200) throw new Error(`POST /admin/reconciliation: ${res.status}`);
-      runs.push(res.body);
+      if (res.status !== 200 && res.status !== 202) throw new Error(`POST /admin/reconciliation: ${res.status}`);
+      // 202: the run goes on in steps on the jobs queue; the latest run is this one until it ends.
+      let run = res.body;
+      while (run.status === "running") {
+        await new Promise((r) => setTimeout(r, 250));
+        run = (await this.get("/admin/reconciliation")).body.last_run;
+      }
+      if (run.status !== "completed") throw new Error(`reconciliation run ${run.id} ended ${run.status}: ${run.error}`);
+      runs.push(run);
     }
     return runs;
   }
