@@ -37,6 +37,7 @@ function testPoolPeaks() {
     encoding: "utf8",
     maxBuffer: 512 * 1024 * 1024,
   });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape of a terminal colour code
   const out = `${run.stdout}`.replace(/\x1b\[[0-9;]*m/g, "");
   const found = [...out.matchAll(/BUDGET_PEAKS (\{.*\})/g)].map((m) => JSON.parse(m[1] ?? "{}"));
   // By the tests' own count: with every console line shown, the pool's teardown can report an

@@ -13,8 +13,7 @@ const app = createApp();
  * subrequest is counted, and one over the per-invocation budget throws before it is made.
  */
 export default {
-  fetch: (request: Request, env: Env, ctx: ExecutionContext) =>
-    app.fetch(request, metered(env, new Meter("fetch")), ctx),
+  fetch: (request: Request, env: Env, ctx: ExecutionContext) => app.fetch(request, metered(env, new Meter(null)), ctx),
 
   /** The history, webhook and jobs queues (and the dead letters), consumed here. */
   queue: (batch, env, _ctx) => {

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
+import { matchedRoutes, routePath } from "hono/route";
 import { meterOf } from "../lib/budget";
 import type { AppEnv } from "./types";
 
@@ -14,7 +14,9 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = Date.now();
   await next();
   // The invocation's budget is counted per route (lib/budget.ts), known now that it has been routed.
-  meterOf(c.env)?.rename(`fetch ${c.req.method} ${routePath(c, -1)}`);
+  // After `next`, the route index is the handler's that answered (hono/route's matchedRoutes).
+  const answered = matchedRoutes(c)[c.req.routeIndex]?.path ?? routePath(c, -1);
+  meterOf(c.env)?.rename(`fetch ${c.req.method} ${answered}`);
   const status = c.res.status;
   const line = {
     time: new Date(started).toISOString(),

@@ -35,8 +35,9 @@ export class Meter {
   d1Queries = 0;
   subrequests = 0;
 
+  /** `entryPoint` null: a request, named once it is routed (`rename`); its peak is kept from then on. */
   constructor(
-    private entryPoint: string,
+    private entryPoint: string | null,
     private readonly budget: { d1Queries: number; subrequests: number } = BUDGET,
   ) {}
 
@@ -73,10 +74,10 @@ export class Meter {
 
   private take(queries: number, subrequests: number): void {
     if (this.d1Queries + queries > this.budget.d1Queries) {
-      throw new BudgetExceeded(this.entryPoint, `${this.budget.d1Queries} D1 queries`);
+      throw new BudgetExceeded(this.entryPoint ?? "fetch", `${this.budget.d1Queries} D1 queries`);
     }
     if (this.subrequests + subrequests > this.budget.subrequests) {
-      throw new BudgetExceeded(this.entryPoint, `${this.budget.subrequests} subrequests`);
+      throw new BudgetExceeded(this.entryPoint ?? "fetch", `${this.budget.subrequests} subrequests`);
     }
     this.d1Queries += queries;
     this.subrequests += subrequests;
@@ -84,6 +85,7 @@ export class Meter {
   }
 
   private record(): void {
+    if (this.entryPoint === null) return;
     const peak = peaks.get(this.entryPoint) ?? { d1_queries: 0, subrequests: 0 };
     peak.d1_queries = Math.max(peak.d1_queries, this.d1Queries);
     peak.subrequests = Math.max(peak.subrequests, this.subrequests);
