@@ -5,7 +5,7 @@
  * `history_shape` table (kept by a trigger) says so per resource, so no query
  * here reads more than a page of rows or one resource's history.
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { bulkUpsert, D1_MAX_PARAMS } from "./bulk-upsert";
 import { historyDeadLetters, reconciliationRuns } from "./d1-schema";
@@ -152,7 +152,8 @@ export async function openRuns(db: D1Database, limit: number): Promise<Reconcili
   return drizzle(db)
     .select()
     .from(reconciliationRuns)
-    .where(eq(reconciliationRuns.status, "running"))
+    // A literal, so that SQLite uses the partial index of running runs (its WHERE must match).
+    .where(sql`${reconciliationRuns.status} = 'running'`)
     .orderBy(reconciliationRuns.id)
     .limit(limit);
 }
