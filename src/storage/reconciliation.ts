@@ -147,12 +147,14 @@ export async function latestRun(db: D1Database, trigger?: "scheduled"): Promise<
   return run;
 }
 
-/** Runs under way, oldest first (the partial index of running runs). */
+/**
+ * Runs under way, oldest first, by the partial index of running runs (the status is a literal: the
+ * index's WHERE must match).
+ */
 export async function openRuns(db: D1Database, limit: number): Promise<ReconciliationRun[]> {
   return drizzle(db)
     .select()
     .from(reconciliationRuns)
-    // A literal, so that SQLite uses the partial index of running runs (its WHERE must match).
     .where(sql`${reconciliationRuns.status} = 'running'`)
     .orderBy(reconciliationRuns.id)
     .limit(limit);
