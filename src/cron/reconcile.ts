@@ -101,9 +101,8 @@ interface Cursor {
   registryRead?: number;
   items: Item[];
   pending: Pending[];
-  /** Dead letters of the page being checked, and those whose resource could not be asked. */
+  /** Dead letters of the page being checked (settled when the next page is read). */
   deadLetters?: { id: number; resourceId: string }[];
-  failed?: string[];
 }
 
 interface Disagreement {
@@ -131,7 +130,7 @@ export async function startReconciliation(db: D1Database, now: number, o: StartO
     startedAt: now,
     updatedAt: now,
     status: "running",
-    watermark: 0,
+    watermark: 0, // unused since runs go in steps (decision 49); the column stays for older rows
     phase: o.resourceIds ? "listed" : "dead_letters",
     cursor: JSON.stringify(cursor),
     since: (previous?.startedAt ?? now - FIRST_RUN_WINDOW_MS) - 60_000,

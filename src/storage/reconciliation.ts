@@ -72,14 +72,15 @@ export async function registryPage(db: D1Database, afterId: string, limit: numbe
 }
 
 /** What D1 holds of the history of each of `ids` (at most D1_MAX_PARAMS). */
-export async function shapesOf(db: D1Database, ids: string[]): Promise<Shape[]> {
+export async function shapesOf(db: D1Database, all: string[]): Promise<Shape[]> {
+  const ids = all.slice(0, D1_MAX_PARAMS);
   if (ids.length === 0) return [];
   const { results } = await db
     .prepare(
       `SELECT resource_id AS resourceId, rows, last_seq AS lastSeq FROM history_shape
        WHERE resource_id IN (${ids.map(() => "?").join(", ")})`,
     )
-    .bind(...ids.slice(0, D1_MAX_PARAMS))
+    .bind(...ids)
     .all<Shape>();
   const found = new Map(results.map((r) => [r.resourceId, r]));
   return ids.map((id) => found.get(id) ?? { resourceId: id, rows: 0, lastSeq: 0 });
