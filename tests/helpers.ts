@@ -119,19 +119,32 @@ export async function received(name: string, count = 0, timeoutMs = 20_000): Pro
 }
 
 /**
- * The events `name` received, parsed. An attempt cut off by its timeout (a
- * loaded machine) can reach the receiver with a partial body; the queue
- * retries it, so such attempts are left out.
+ * The events `name` received that `wanted` picks, parsed, once there are at
+ * least `count` of them (the webhook queue delivers shortly after the object
+ * queued them). An attempt cut off by its timeout (a loaded machine) can
+ * reach the receiver with a partial body; the queue retries it, so such
+ * attempts are left out.
  */
-export async function receivedEvents(name: string): Promise<Record<string, any>[]> {
-  const got = await (await fetch(`https://hooks.test/__log/${name}`)).json<Received[]>();
-  return got.flatMap((g) => {
-    try {
-      return [JSON.parse(g.body)];
-    } catch {
-      return [];
-    }
-  });
+export async function receivedEvents(
+  name: string,
+  wanted: (event: Record<string, any>) => boolean,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<Record<string, any>[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await (await fetch(`https://hooks.test/__log/${name}`)).json<Received[]>();
+    const events = got.flatMap((g) => {
+      try {
+        return [JSON.parse(g.body) as Record<string, any>];
+      } catch {
+        return [];
+      }
+    });
+    const picked = events.filter(wanted);
+    if (picked.length >= count || Date.now() > deadline) return picked;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The Durable Object of a resource, for `runInDurableObject` / `runDurableObjectAlarm`. */
