@@ -79,11 +79,7 @@ describe("waiting-list offers (API v1.1)", () => {
     expect(await json(again)).toMatchObject({ status: "WAITING", position: 1 });
 
     await settle(id);
-    const events = await receivedEvents(
-      "global",
-      (e) => e.resource_id === id && e.type === "waiting_list.expired",
-      1,
-    );
+    const events = await receivedEvents("global", (e) => e.resource_id === id && e.type === "waiting_list.expired", 1);
     expect(events).toHaveLength(1);
     expect(events[0]?.data).toMatchObject({ entry_id: w1.id, client_id: "w1", cause: "offer_lapsed" });
   });
