@@ -13,11 +13,13 @@ import { NEGATIVE_TTL_SECONDS, putMissing } from "../storage/availability-cache"
 import type { HistoryMessage } from "../storage/history-writer";
 import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
 import { Drainer, TIMER_LIMIT_MS } from "./drainer";
-import type { CommitFollower } from "./ledger";
+import type { CommitFollower, Ledger } from "./ledger";
 import { historyMessages } from "./outbox";
 import type { OutboxCursors, OutboxState } from "./outbox-cursors";
-import type { AvailabilityView } from "./past-store";
-import type { ResourceStore, Sequenced } from "./store";
+import type { PastStates } from "./past-states";
+import type { PastStore } from "./past-store";
+import type { ResourceStore } from "./store";
+import type { WaitingDesk } from "./waiting-desk";
 
 /** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
@@ -31,25 +33,27 @@ export const BACKSTOP_MS = 60_000;
 /** Decisions per `historyAfter` answer (the reconciler asks again for more). */
 const HISTORY_PAGE = 1000;
 
-/** What the background work needs of its Durable Object. */
-export interface BackgroundHost {
+/** The object's env, bindings and clock as they are now: tests swap them on the object. */
+export interface ObjectIo {
+  env: Env;
+  bindings: OutboxBindings;
+  clock: () => number;
+}
+
+/** The parts of the object that the background work reads and writes. */
+export interface BackgroundParts {
   storage: DurableObjectStorage;
+  /** The committed state (it moves on while a round awaits) and when time-driven work is next due. */
+  ledger: Ledger;
+  waitingList: WaitingDesk;
   store: ResourceStore;
   /** Where the outbox's cursors are stored. */
   cursors: OutboxCursors;
-  /** The committed state (ledger.ts); it moves on while a round awaits. */
-  current: () => Sequenced | null;
-  /** When time-driven work is next due: a hold's expiry or an offer's lapse (ledger.ts). */
-  nextExpiry: () => number | null;
-  waitingListLength: () => number;
-  /** Starts writing the state snapshots that are due (past-states.ts) after a drain round; not awaited. */
-  startSnapshots: () => void;
-  /** An availability snapshot reached KV: remembered to explain decisions by (past-store.ts). */
-  noteView: (view: AvailabilityView) => void;
-  /** Saves the snapshots noted; inside a drain round's transaction. */
-  saveViews: () => void;
-  /** The object's env, bindings and clock as they are now: tests swap them on the object. */
-  io: () => { env: Env; bindings: OutboxBindings; clock: () => number };
+  /** Availability snapshots handed out, remembered to explain decisions by; saved after each round. */
+  past: PastStore;
+  /** State snapshots for replays, written after each round (not awaited). */
+  pastStates: PastStates;
+  io: () => ObjectIo;
 }
 
 export class Background implements CommitFollower {
@@ -66,21 +70,21 @@ export class Background implements CommitFollower {
   /** The KV write remembering this id as unknown, if this object made one (see `created`). */
   private missingWrite: Promise<void> | null = null;
 
-  constructor(private readonly host: BackgroundHost) {
+  constructor(private readonly parts: BackgroundParts) {
     this.drainer = new Drainer(
       () => this.drainRound(),
       () => this.settle(),
-      (err) => logWarn("drain failed, the backstop alarm retries", host.current()?.state.id, err),
+      (err) => logWarn("drain failed, the backstop alarm retries", parts.ledger.current?.state.id, err),
     );
   }
 
   /** The object loaded its state: reads its alarm and takes up what a previous life left. */
   async wake(): Promise<void> {
-    this.alarmAt = await this.host.storage.getAlarm();
+    this.alarmAt = await this.parts.storage.getAlarm();
     // Work left by a previous life of this object (crash, eviction): drain it now.
-    if (this.host.current() && !this.caughtUp()) this.drainer.drainAt(Date.now());
+    if (this.parts.ledger.current && !this.caughtUp()) this.drainer.drainAt(Date.now());
     // Evicted before it settled: settle now rather than be woken by the backstop with nothing to do.
-    else if (this.host.current() && this.alarmAt !== this.host.nextExpiry()) this.drainer.settleWhenQuiet();
+    else if (this.parts.ledger.current && this.alarmAt !== this.parts.ledger.nextExpiry) this.drainer.settleWhenQuiet();
   }
 
   // ---- each commit (ledger.ts) ----------------------------------------------
@@ -123,7 +127,7 @@ export class Background implements CommitFollower {
 
   /** True when every decision went to the history and webhook queues, and KV (if read) has the latest snapshot. */
   caughtUp(): boolean {
-    const current = this.host.current();
+    const current = this.parts.ledger.current;
     if (!current) return true;
     const o = this.cursors();
     const last = current.lastSeq;
@@ -133,13 +137,13 @@ export class Background implements CommitFollower {
 
   /** How many timeline entries have not left for the history queue yet. */
   backlog(): number {
-    const current = this.host.current();
+    const current = this.parts.ledger.current;
     return current ? current.lastSeq - this.cursors().drainedSeq : 0;
   }
 
   /** The last decision sent to the history queue. */
   sentSeq(): number {
-    return this.host.current() ? this.cursors().drainedSeq : 0;
+    return this.parts.ledger.current ? this.cursors().drainedSeq : 0;
   }
 
   /**
@@ -149,16 +153,16 @@ export class Background implements CommitFollower {
    * messages. At most HISTORY_PAGE decisions per call.
    */
   historyAfter(query: { afterSeq: number; upToSeq: number | null; minAgeMs: number }): HistoryMessage[] {
-    const current = this.host.current();
+    const current = this.parts.ledger.current;
     if (!current) return [];
     const sent = Math.min(this.cursors().drainedSeq, query.upToSeq ?? Infinity);
-    const cutoff = this.host.io().clock() - query.minAgeMs;
-    const entries = this.host.store
+    const cutoff = this.parts.io().clock() - query.minAgeMs;
+    const entries = this.parts.store
       .timeline(query.afterSeq, Math.min(HISTORY_PAGE, Math.max(0, sent - query.afterSeq)))
       .filter((e) => e.seq <= sent && e.serverTimestamp <= cutoff);
     if (entries.length === 0) return [];
     const { state, lastSeq } = current;
-    return historyMessages(this.host.store, state, lastSeq, this.host.waitingListLength(), entries);
+    return historyMessages(this.parts.store, state, lastSeq, this.parts.waitingList.length, entries);
   }
 
   // ---- availability in KV ----------------------------------------------------
@@ -177,7 +181,7 @@ export class Background implements CommitFollower {
 
   /** A read missed KV for an id with no resource: KV remembers it as missing. */
   rememberMissing(resourceId: string): void {
-    const put = putMissing(this.host.io().bindings.kv, resourceId);
+    const put = putMissing(this.parts.io().bindings.kv, resourceId);
     this.missingWrite = put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
   }
 
@@ -199,10 +203,10 @@ export class Background implements CommitFollower {
    */
   private async drainRound(): Promise<void> {
     await this.missingWrite; // see created()
-    const { env, bindings, clock } = this.host.io();
+    const { env, bindings, clock } = this.parts.io();
     const meter = new Meter(this.inAlarm ? "object alarm" : "object drain round");
     await runOutboxRound({
-      store: this.host.store,
+      store: this.parts.store,
       settings: config(env),
       bindings: {
         history: meterBinding(bindings.history, meter),
@@ -210,17 +214,17 @@ export class Background implements CommitFollower {
         kv: meterBinding(bindings.kv, meter),
       },
       clock,
-      current: this.host.current,
+      current: () => this.parts.ledger.current,
       outbox: this.cursors(),
-      transaction: (fn) => this.host.storage.transactionSync(fn),
+      transaction: (fn) => this.parts.storage.transactionSync(fn),
       saveOutbox: (now) => this.saveOutbox(now),
-      waitingListLength: this.host.waitingListLength,
-      noteView: this.host.noteView,
-      saveViews: this.host.saveViews,
+      waitingListLength: () => this.parts.waitingList.length,
+      noteView: (view) => this.parts.past.noteView(view),
+      saveViews: () => this.parts.past.saveViews(Date.now()),
       wakeAt: (at) => this.wakeAt(at),
     });
     // Snapshots for replays come after the round and on their own: the outbox never waits for them.
-    this.host.startSnapshots();
+    this.parts.pastStates.startSnapshots(this.parts.ledger.current?.lastSeq ?? 0);
   }
 
   /** Somebody reads this resource's availability: its commits refresh KV for `seconds`. */
@@ -230,7 +234,7 @@ export class Background implements CommitFollower {
   }
 
   private cursors(): OutboxState {
-    this.outbox ??= this.host.cursors.load();
+    this.outbox ??= this.parts.cursors.load();
     return this.outbox;
   }
 
@@ -245,7 +249,7 @@ export class Background implements CommitFollower {
       this.outboxUnsaved = true;
       return;
     }
-    this.host.cursors.save(this.cursors());
+    this.parts.cursors.save(this.cursors());
     this.outboxUnsaved = false;
   }
 
@@ -260,7 +264,7 @@ export class Background implements CommitFollower {
       this.scheduleAlarm(at - Date.now() > TIMER_LIMIT_MS ? at : Date.now() + BACKSTOP_MS);
     } else if (!this.inAlarm) this.drainer.settleWhenQuiet();
     else if (this.outboxUnsaved) this.saveOutbox(true); // the alarm's last round: nothing may stay unsaved
-    const nextExpiry = this.host.nextExpiry();
+    const nextExpiry = this.parts.ledger.nextExpiry;
     if (nextExpiry !== null) this.scheduleAlarm(nextExpiry);
   }
 
@@ -269,14 +273,14 @@ export class Background implements CommitFollower {
    * moves the alarm to the next hold expiry, or drops it, in one write.
    */
   private settle(): void {
-    const current = this.host.current();
+    const current = this.parts.ledger.current;
     if (!current || !this.caughtUp()) return;
-    const wanted = this.host.nextExpiry();
+    const wanted = this.parts.ledger.nextExpiry;
     if (this.alarmAt === wanted && !this.outboxUnsaved) return;
-    const storage = this.host.storage;
+    const storage = this.parts.storage;
     try {
       storage.transactionSync(() => {
-        if (this.outboxUnsaved) this.host.cursors.save(this.cursors());
+        if (this.outboxUnsaved) this.parts.cursors.save(this.cursors());
         if (wanted === null) void storage.deleteAlarm();
         else void storage.setAlarm(wanted);
         countUsage("alarms");
@@ -293,7 +297,7 @@ export class Background implements CommitFollower {
   private scheduleAlarm(at: number): void {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
-    void this.host.storage.setAlarm(at);
+    void this.parts.storage.setAlarm(at);
     countUsage("alarms");
   }
 }

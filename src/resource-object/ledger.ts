@@ -41,15 +41,8 @@ export interface CommitFollower {
   committed(): void;
 }
 
-export interface LedgerParts {
-  /** Runs `fn` in one SQLite transaction (storage.transactionSync). */
-  transaction: <T>(fn: () => T) => T;
-  store: ResourceStore;
-  desk: WaitingDesk;
-  /** The object's clock (epoch ms). */
-  clock: () => number;
-  follower: CommitFollower;
-}
+/** Before `follow`: nobody to tell. */
+const NO_FOLLOWER: CommitFollower = { begin: () => () => {}, joinCommit() {}, committed() {} };
 
 export class Ledger {
   /** Decides the commands that arrive together in one transaction. */
@@ -66,13 +59,26 @@ export class Ledger {
   private due: number | null = null;
   /** Decisions of the running transaction, logged only once it has committed. */
   private unlogged: TimelineEntry[] = [];
-  private readonly store: ResourceStore;
-  private readonly desk: WaitingDesk;
+  /** Hears of every commit (`follow`). */
+  private follower: CommitFollower = NO_FOLLOWER;
 
-  constructor(private readonly parts: LedgerParts) {
-    this.store = parts.store;
-    this.desk = parts.desk;
+  /** `clock` is the object's clock (epoch ms); `storage` runs the transactions. */
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly store: ResourceStore,
+    private readonly desk: WaitingDesk,
+    private readonly clock: () => number,
+  ) {
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
+  }
+
+  /**
+   * Attaches the outbox (background.ts), which hears of every commit. Apart
+   * from the constructor so that the ledger is built first and what follows
+   * it can read its state.
+   */
+  follow(follower: CommitFollower): void {
+    this.follower = follower;
   }
 
   /** The committed state, or null while the resource does not exist. */
@@ -107,7 +113,7 @@ export class Ledger {
    * backwards.
    */
   serverTime(current: Sequenced): number {
-    return Math.max(this.parts.clock(), current.lastTimestamp);
+    return Math.max(this.clock(), current.lastTimestamp);
   }
 
   /**
@@ -120,7 +126,7 @@ export class Ledger {
   /** Runs due work (hold expiry, notifications) now if a read or alarm finds some. */
   processDue(always = false): void {
     if (!this.committed) return;
-    if (always || (this.due !== null && this.parts.clock() >= this.due)) {
+    if (always || (this.due !== null && this.clock() >= this.due)) {
       this.transact(() => {
         this.expireDue();
         this.notifyWaiting();
@@ -209,13 +215,13 @@ export class Ledger {
   private transact<T>(fn: () => T): T {
     this.working = this.committed;
     this.unlogged = [];
-    const restore = this.parts.follower.begin();
+    const restore = this.follower.begin();
     let result: T;
     try {
-      result = this.parts.transaction(() => {
+      result = this.storage.transactionSync(() => {
         const value = fn();
         // The backstop alarm and the drain's cursors join this commit rather than making their own.
-        if (this.working !== this.committed) this.parts.follower.joinCommit();
+        if (this.working !== this.committed) this.follower.joinCommit();
         return value;
       });
     } catch (err) {
@@ -227,7 +233,7 @@ export class Ledger {
     // Only decisions that committed are logged: a rolled-back group is decided again.
     for (const entry of this.unlogged) logDecision(this.working?.state.id ?? "", entry);
     this.unlogged = [];
-    if (this.working !== this.committed) this.parts.follower.committed();
+    if (this.working !== this.committed) this.follower.committed();
     this.committed = this.working;
     return result;
   }

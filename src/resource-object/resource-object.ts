@@ -66,32 +66,24 @@ export class ResourceObject extends DurableObject<Env> {
     this.store = new ResourceStore(sql);
     const resourceId = () => this.ledger.current?.state.id ?? "";
     this.desk = new WaitingDesk(new WaitingListStore(sql, resourceId));
-    const past = new PastStore(sql);
-    this.past = past;
-    this.pastStates = new PastStates(this.store, past, resourceId, (fn) => ctx.storage.transactionSync(fn));
-    this.explainer = new Explainer(this.store, past, this.pastStates, resourceId);
-    this.background = new Background({
-      storage: ctx.storage,
-      store: this.store,
-      cursors: new OutboxCursors(sql),
-      current: () => this.ledger.current,
-      nextExpiry: () => this.ledger.nextExpiry,
-      waitingListLength: () => this.desk.length,
-      startSnapshots: () => this.pastStates.startSnapshots(this.ledger.current?.lastSeq ?? 0),
-      noteView: (view) => past.noteView(view),
-      saveViews: () => past.saveViews(Date.now()),
-      io: () => ({ env: this.env, bindings: this.bindings, clock: this.clock }),
-    });
-    this.drainer = this.background.drainer;
-    this.ledger = new Ledger({
-      transaction: (fn) => ctx.storage.transactionSync(fn),
-      store: this.store,
-      desk: this.desk,
-      clock: () => this.clock(),
-      follower: this.background,
-    });
+    this.ledger = new Ledger(ctx.storage, this.store, this.desk, () => this.clock());
     this.groupCommit = this.ledger.groupCommit;
     this.reservations = new ReservationDesk(this.store, this.desk, this.ledger);
+    this.past = new PastStore(sql);
+    this.pastStates = new PastStates(this.store, this.past, resourceId, (fn) => ctx.storage.transactionSync(fn));
+    this.explainer = new Explainer(this.store, this.past, this.pastStates, resourceId);
+    this.background = new Background({
+      storage: ctx.storage,
+      ledger: this.ledger,
+      waitingList: this.desk,
+      store: this.store,
+      cursors: new OutboxCursors(sql),
+      past: this.past,
+      pastStates: this.pastStates,
+      io: () => ({ env: this.env, bindings: this.bindings, clock: this.clock }),
+    });
+    this.ledger.follow(this.background);
+    this.drainer = this.background.drainer;
     ctx.blockConcurrencyWhile(async () => {
       // An object that never stored anything stays empty: probing an unknown
       // id must not leave a database behind. `create` applies the schema.
