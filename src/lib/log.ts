@@ -13,3 +13,13 @@ export function logLine(level: "info" | "warn" | "error", msg: string, fields: R
 export function logFailure(msg: string, err: unknown, fields: Record<string, unknown> = {}): void {
   logLine("warn", msg, { ...fields, error: String(err) });
 }
+
+/** A warning about a resource's background work (it is retried, so not an error), with the error that caused it. */
+export function logResourceFailure(
+  msg: string,
+  resourceId: string | undefined,
+  err: unknown,
+  extra: Record<string, unknown> = {},
+): void {
+  logFailure(msg, err, { resource_id: resourceId, ...extra });
+}

@@ -6,7 +6,7 @@
  * (GET /admin/reconciliation), whose decisions the reconciler re-sends from
  * the object.
  */
-import type { WebhookJob } from "../resource-object/webhooks";
+import type { WebhookJob } from "../resource-object/outbox/webhooks";
 import type { HistoryMessage } from "../storage/history-writer";
 import { recordHistoryDeadLetters } from "../storage/reconciliation";
 import { logQueue, maxAttempts, retryDelaySeconds } from "./retry";

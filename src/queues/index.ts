@@ -6,7 +6,7 @@
 import type { JobStep } from "../jobs/steps";
 import { consumeJobs } from "../jobs/steps";
 import { type Meter, meteredFetch } from "../lib/budget";
-import type { WebhookJob } from "../resource-object/webhooks";
+import type { WebhookJob } from "../resource-object/outbox/webhooks";
 import type { HistoryMessage } from "../storage/history-writer";
 import { consumeHistoryDeadLetters, consumeWebhookDeadLetters } from "./dead-letters";
 import { consumeHistory } from "./history-consumer";

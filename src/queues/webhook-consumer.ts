@@ -9,7 +9,7 @@
 import { type Config, config } from "../config";
 import { inPool } from "../lib/pool";
 import { resourceStub } from "../resource-object/address";
-import type { WebhookJob } from "../resource-object/webhooks";
+import type { WebhookJob } from "../resource-object/outbox/webhooks";
 import { addToCounters } from "../storage/counters";
 import { logQueue, retryDelaySeconds } from "./retry";
 import { deliver, deliveryRefusal } from "./webhook-delivery";

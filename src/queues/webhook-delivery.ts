@@ -7,7 +7,7 @@ import type { Config } from "../config";
 import { callbackTargetProblem } from "../lib/callback-target";
 import { hex } from "../lib/digest";
 import { countUsage } from "../lib/usage";
-import type { WebhookEvent } from "../resource-object/webhooks";
+import type { WebhookEvent } from "../resource-object/outbox/webhooks";
 
 /**
  * Why a delivery to `url` may not go out now, or null. Callbacks come from

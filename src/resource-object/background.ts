@@ -1,25 +1,24 @@
 /**
- * A Resource object's work after its commits: the outbox cursors, when the
- * outbox drains (drainer.ts: a timer after commits, the alarm as backstop,
- * settling when quiet), one round's wiring (alarm.ts), the alarm's time, and
- * availability in KV while somebody reads it. Nothing here runs on the commit
- * path except `joinCommit`, which adds the backstop alarm and unsaved cursors
- * to a commit that is being made anyway.
+ * A Resource object's work after its commits: the outbox cursors and when
+ * they are written, when the outbox drains (outbox/drainer.ts: a timer after
+ * commits, the alarm as backstop, settling when quiet), its rounds
+ * (outbox/round.ts sends, this records), the alarm's time, and availability
+ * in KV while somebody reads it. Nothing here runs on the commit path except
+ * `joinCommit`, which adds the backstop alarm and unsaved cursors to a commit
+ * that is being made anyway.
  */
 import { config } from "../config";
 import { Meter, meterBinding } from "../lib/budget";
+import { logResourceFailure } from "../lib/log";
 import { countUsage } from "../lib/usage";
 import { NEGATIVE_TTL_SECONDS, putMissing } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
-import { logWarn, type OutboxBindings, runOutboxRound } from "./alarm";
-import { Drainer, TIMER_LIMIT_MS } from "./drainer";
-import type { CommitFollower, Ledger } from "./ledger";
-import { historyMessages } from "./outbox";
-import type { OutboxCursors, OutboxState } from "./outbox-cursors";
+import type { CommitFollower } from "./ledger";
+import type { OutboxCursors, OutboxState } from "./outbox/cursors";
+import { Drainer, TIMER_LIMIT_MS } from "./outbox/drainer";
+import { historyMessages } from "./outbox/messages";
+import { Outbox, type OutboxBindings, type OutboxParts } from "./outbox/round";
 import type { PastStates } from "./past-states";
-import type { PastStore } from "./past-store";
-import type { ResourceStore } from "./store";
-import type { WaitingDesk } from "./waiting-desk";
 
 /** How soon after a commit the outbox is drained (a timer): batches bursts, keeps history lag well under 2 s. */
 export const DRAIN_DELAY_MS = 100;
@@ -40,17 +39,11 @@ export interface ObjectIo {
   clock: () => number;
 }
 
-/** The parts of the object that the background work reads and writes. */
-export interface BackgroundParts {
+/** The parts of the object that the background work reads and writes, beyond what a round reads. */
+export interface BackgroundParts extends OutboxParts {
   storage: DurableObjectStorage;
-  /** The committed state (it moves on while a round awaits) and when time-driven work is next due. */
-  ledger: Ledger;
-  waitingList: WaitingDesk;
-  store: ResourceStore;
   /** Where the outbox's cursors are stored. */
   cursors: OutboxCursors;
-  /** Availability snapshots handed out, remembered to explain decisions by; saved after each round. */
-  past: PastStore;
   /** State snapshots for replays, written after each round (not awaited). */
   pastStates: PastStates;
   io: () => ObjectIo;
@@ -61,9 +54,11 @@ export class Background implements CommitFollower {
   readonly drainer: Drainer;
   /** When the pending alarm fires (epoch ms), or null. */
   private alarmAt: number | null = null;
+  /** Sends what the timeline has for the queues and KV, a round at a time (`drainRound`). */
+  private readonly outbox: Outbox;
   /** The outbox cursors, loaded once; see `saveOutbox`. */
-  private outbox: OutboxState | null = null;
-  /** True when `outbox` moved on since it was last written. */
+  private progress: OutboxState | null = null;
+  /** True when `progress` moved on since it was last written. */
   private outboxUnsaved = false;
   /** True while the alarm runs: its rounds save their cursors at once, it being the backstop. */
   private inAlarm = false;
@@ -71,10 +66,11 @@ export class Background implements CommitFollower {
   private missingWrite: Promise<void> | null = null;
 
   constructor(private readonly parts: BackgroundParts) {
+    this.outbox = new Outbox(parts);
     this.drainer = new Drainer(
       () => this.drainRound(),
       () => this.settle(),
-      (err) => logWarn("drain failed, the backstop alarm retries", parts.ledger.current?.state.id, err),
+      (err) => logResourceFailure("drain failed, the backstop alarm retries", parts.ledger.current?.state.id, err),
     );
   }
 
@@ -182,7 +178,7 @@ export class Background implements CommitFollower {
   /** A read missed KV for an id with no resource: KV remembers it as missing. */
   rememberMissing(resourceId: string): void {
     const put = putMissing(this.parts.io().bindings.kv, resourceId);
-    this.missingWrite = put.catch((err) => logWarn("negative availability fill failed", resourceId, err));
+    this.missingWrite = put.catch((err) => logResourceFailure("negative availability fill failed", resourceId, err));
   }
 
   /**
@@ -198,30 +194,29 @@ export class Background implements CommitFollower {
   // ---- drain rounds ----------------------------------------------------------
 
   /**
-   * One round of outbox work: the history and webhook queues, and KV (see alarm.ts), its sends
-   * counted against a round's budget (lib/budget.ts; at most 20 batches per queue and one KV write).
+   * One round of outbox work (outbox/round.ts: the history and webhook queues, and KV), its sends
+   * counted against a round's budget (lib/budget.ts; at most 20 batches per queue and one KV write),
+   * then its progress and the next wake-up recorded in one transaction. Every SQLite commit costs a
+   * disk sync (and in production a round trip to replicas), and with many lightly used resources
+   * (one or two decisions per round) a commit per round would outnumber the decisions' own, so the
+   * cursors are saved at once only when webhooks were queued (a crash must not queue them again);
+   * otherwise they ride along with the next commit (`saveOutbox`). History sent again after a crash
+   * is upserted: harmless.
    */
   private async drainRound(): Promise<void> {
     await this.missingWrite; // see created()
     const { env, bindings, clock } = this.parts.io();
     const meter = new Meter(this.inAlarm ? "object alarm" : "object drain round");
-    await runOutboxRound({
-      store: this.parts.store,
-      settings: config(env),
-      bindings: {
-        history: meterBinding(bindings.history, meter),
-        webhooks: meterBinding(bindings.webhooks, meter),
-        kv: meterBinding(bindings.kv, meter),
-      },
-      clock,
-      current: () => this.parts.ledger.current,
-      outbox: this.cursors(),
-      transaction: (fn) => this.parts.storage.transactionSync(fn),
-      saveOutbox: (now) => this.saveOutbox(now),
-      waitingListLength: () => this.parts.waitingList.length,
-      noteView: (view) => this.parts.past.noteView(view),
-      saveViews: () => this.parts.past.saveViews(Date.now()),
-      wakeAt: (at) => this.wakeAt(at),
+    const metered = {
+      history: meterBinding(bindings.history, meter),
+      webhooks: meterBinding(bindings.webhooks, meter),
+      kv: meterBinding(bindings.kv, meter),
+    };
+    const done = await this.outbox.round(this.cursors(), { settings: config(env), bindings: metered, clock });
+    this.parts.storage.transactionSync(() => {
+      if (done.moved) this.saveOutbox(done.webhooksQueued);
+      this.parts.past.saveViews(Date.now());
+      this.wakeAt(done.next);
     });
     // Snapshots for replays come after the round and on their own: the outbox never waits for them.
     this.parts.pastStates.startSnapshots(this.parts.ledger.current?.lastSeq ?? 0);
@@ -234,8 +229,8 @@ export class Background implements CommitFollower {
   }
 
   private cursors(): OutboxState {
-    this.outbox ??= this.parts.cursors.load();
-    return this.outbox;
+    this.progress ??= this.parts.cursors.load();
+    return this.progress;
   }
 
   /**
@@ -269,7 +264,7 @@ export class Background implements CommitFollower {
   }
 
   /**
-   * Quiet with nothing left to drain (drainer.ts): records the cursors and
+   * Quiet with nothing left to drain (outbox/drainer.ts): records the cursors and
    * moves the alarm to the next hold expiry, or drops it, in one write.
    */
   private settle(): void {
@@ -286,7 +281,7 @@ export class Background implements CommitFollower {
         countUsage("alarms");
       });
     } catch (err) {
-      logWarn("settling failed; the backstop alarm stays", current.state.id, err);
+      logResourceFailure("settling failed; the backstop alarm stays", current.state.id, err);
       return;
     }
     this.outboxUnsaved = false;

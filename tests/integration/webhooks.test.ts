@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { signature } from "../../src/queues/webhook-delivery";
-import type { WebhookJob } from "../../src/resource-object/webhooks";
+import type { WebhookJob } from "../../src/resource-object/outbox/webhooks";
 import { call, createResource, received, reserve, settle, uniqueId } from "../helpers";
 
 const SECRET = "test-webhook-secret-0123456789";

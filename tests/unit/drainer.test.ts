@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Drainer } from "../../src/resource-object/drainer";
+import { Drainer } from "../../src/resource-object/outbox/drainer";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

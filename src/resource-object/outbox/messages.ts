@@ -4,10 +4,10 @@
  * history queue carries them (storage/history-writer.ts writes them to D1).
  * Runs off the commit path, from the drain.
  */
-import type { ResourceState } from "../domain/resource";
-import { utf8Bytes } from "../lib/utf8";
-import type { HistoryMessage } from "../storage/history-writer";
-import type { ResourceStore, TimelineEntry } from "./store";
+import type { ResourceState } from "../../domain/resource";
+import { utf8Bytes } from "../../lib/utf8";
+import type { HistoryMessage } from "../../storage/history-writer";
+import type { ResourceStore, TimelineEntry } from "../store";
 
 /** How many timeline entries one drain reads at a time. */
 export const DRAIN_BATCH = 200;
