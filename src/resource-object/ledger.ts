@@ -66,7 +66,7 @@ export class Ledger {
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly store: ResourceStore,
-    private readonly desk: WaitingDesk,
+    private readonly waitingList: WaitingDesk,
     private readonly clock: () => number,
   ) {
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
@@ -256,7 +256,7 @@ export class Ledger {
       for (const hold of batch) this.expireHold(hold.id, now);
     } while (batch.length === EXPIRY_BATCH);
     // Offers lapse the same way, exactly by server time; `notifyWaiting` then offers their places again.
-    this.desk.lapse(
+    this.waitingList.lapse(
       () => this.working as Sequenced,
       now,
       (d) => this.record(d),
@@ -267,7 +267,7 @@ export class Ledger {
   /** Earliest hold expiry or offer lapse, or null. */
   private nextDue(): number | null {
     const hold = this.store.nextHoldExpiry();
-    const lapse = this.desk.nextLapse;
+    const lapse = this.waitingList.nextLapse;
     return hold === null ? lapse : lapse === null ? hold : Math.min(hold, lapse);
   }
 
@@ -297,19 +297,19 @@ export class Ledger {
   private notifyWaiting(at?: number): void {
     const working = this.working;
     if (!working) return;
-    this.desk.settle(
+    this.waitingList.settle(
       () => this.working as Sequenced,
       at ?? this.serverTime(working),
       (d) => this.record(d),
     );
-    const lapse = this.desk.nextLapse; // a new offer: wake when it lapses
+    const lapse = this.waitingList.nextLapse; // a new offer: wake when it lapses
     if (lapse !== null && (this.due === null || lapse < this.due)) this.due = lapse;
   }
 
   /** Rebuilds the in-memory views that storage already holds. */
   private loadDerived(): void {
     if (!this.committed) return;
-    this.desk.reload();
+    this.waitingList.reload();
     this.due = this.nextDue();
   }
 }

@@ -35,7 +35,7 @@ export interface HoldWatch {
 export class ReservationDesk {
   constructor(
     private readonly store: ResourceStore,
-    private readonly desk: WaitingDesk,
+    private readonly waitingList: WaitingDesk,
     private readonly holds: HoldWatch,
   ) {}
 
@@ -100,7 +100,7 @@ export class ReservationDesk {
     };
     this.store.insertReservation(reservation);
     if (reservation.expiresAt !== null) this.holds.holdPlaced(reservation.expiresAt);
-    this.desk.fulfil(clientId, now);
+    this.waitingList.fulfil(clientId, now);
     cause.detail = {
       hold,
       reservation_id: reservation.id,
@@ -184,7 +184,7 @@ export class ReservationDesk {
   private resourceReply(state: ResourceState, status: 200 | 201): Reply {
     const headers: Record<string, string> = { ETag: `"${state.version}"` };
     if (status === 201) headers.Location = `/resources/${state.id}`;
-    return { status, headers, body: JSON.stringify(resourceJson(state, this.desk.length)) };
+    return { status, headers, body: JSON.stringify(resourceJson(state, this.waitingList.length)) };
   }
 }
 

@@ -49,7 +49,7 @@ export class ResourceObject extends DurableObject<Env> {
   readonly groupCommit: GroupCommit<CommandReply>;
 
   private readonly store: ResourceStore;
-  private readonly desk: WaitingDesk;
+  private readonly waitingList: WaitingDesk;
   private readonly ledger: Ledger;
   private readonly reservations: ReservationDesk;
   private readonly background: Background;
@@ -65,17 +65,17 @@ export class ResourceObject extends DurableObject<Env> {
     const sql = countingSql(ctx.storage.sql);
     this.store = new ResourceStore(sql);
     const resourceId = () => this.ledger.current?.state.id ?? "";
-    this.desk = new WaitingDesk(new WaitingListStore(sql, resourceId));
-    this.ledger = new Ledger(ctx.storage, this.store, this.desk, () => this.clock());
+    this.waitingList = new WaitingDesk(new WaitingListStore(sql, resourceId));
+    this.ledger = new Ledger(ctx.storage, this.store, this.waitingList, () => this.clock());
     this.groupCommit = this.ledger.groupCommit;
-    this.reservations = new ReservationDesk(this.store, this.desk, this.ledger);
+    this.reservations = new ReservationDesk(this.store, this.waitingList, this.ledger);
     this.past = new PastStore(sql);
     this.pastStates = new PastStates(this.store, this.past, resourceId, (fn) => ctx.storage.transactionSync(fn));
     this.explainer = new Explainer(this.store, this.past, this.pastStates, resourceId);
     this.background = new Background({
       storage: ctx.storage,
       ledger: this.ledger,
-      waitingList: this.desk,
+      waitingList: this.waitingList,
       store: this.store,
       cursors: new OutboxCursors(sql),
       past: this.past,
@@ -141,11 +141,11 @@ export class ResourceObject extends DurableObject<Env> {
 
   /** Joins the waiting list; the same client joining again gets its entry back (200). */
   join(input: JoinInput): Promise<CommandReply> {
-    return this.decide(input, (current, now) => this.desk.join(current, input, now));
+    return this.decide(input, (current, now) => this.waitingList.join(current, input, now));
   }
 
   leave(input: Caller & { entryId: string }): Promise<CommandReply> {
-    return this.decide(input, (current, now) => this.desk.leave(current, input, now));
+    return this.decide(input, (current, now) => this.waitingList.leave(current, input, now));
   }
 
   // ---- reads -------------------------------------------------------------
@@ -158,7 +158,7 @@ export class ResourceObject extends DurableObject<Env> {
   get(): { state: ResourceState; waitingListLength: number } | null {
     this.ledger.processDue();
     const current = this.ledger.current;
-    return current ? { state: current.state, waitingListLength: this.desk.length } : null;
+    return current ? { state: current.state, waitingListLength: this.waitingList.length } : null;
   }
 
   /** The current availability snapshot. */
@@ -199,7 +199,7 @@ export class ResourceObject extends DurableObject<Env> {
 
   getWaitingEntry(id: string): WaitingEntry | null {
     this.ledger.processDue();
-    return this.ledger.current ? this.desk.entry(id) : null;
+    return this.ledger.current ? this.waitingList.entry(id) : null;
   }
 
   timeline(query: { afterSeq: number; limit: number }): TimelinePage | null {
