@@ -1,4 +1,4 @@
-import type { Json } from "./resource";
+import type { Json } from "./json";
 
 export type ReservationStatus = "HELD" | "CONFIRMED" | "CHECKED_IN" | "CANCELLED" | "EXPIRED";
 

@@ -1,4 +1,5 @@
 import type { RefusalCode } from "./errors";
+import type { Json } from "./json";
 import {
   capacityDelta,
   type ReservationAction,
@@ -6,6 +7,9 @@ import {
   type ReservationStatus,
   transition,
 } from "./reservation";
+
+/** Json lives in json.ts (reservation.ts needs it too); re-exported for the modules that still import it from here. */
+export type { Json } from "./json";
 
 /** What an operator supplies to create a resource (already validated). A type, not an interface, so it is a `Json` value. */
 export type ResourceSpec = {
@@ -206,6 +210,3 @@ function changed(s: ResourceState, patch: Partial<ResourceState>, now: number): 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
-
-/** A JSON value: what metadata and timeline details may hold (and what crosses RPC intact). */
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };

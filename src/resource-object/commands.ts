@@ -3,9 +3,11 @@
  * turning a decision into a timeline entry. The object (resource-object.ts,
  * ledger.ts) sequences and stores; nothing here touches storage.
  */
-import type { Decision, Json, ResourceSpec } from "../domain/resource";
+import type { Json } from "../domain/json";
+import type { Decision, ResourceSpec } from "../domain/resource";
+import type { RecordedEntry, TimelineEntry } from "../domain/timeline";
 import { errorReply, type Reply } from "../wire/render";
-import type { RecordedEntry, Sequenced, TimelineEntry } from "./store";
+import type { Sequenced } from "./store";
 
 /** An `Idempotency-Key`, already scoped by the caller, and the fingerprint of its request. */
 export interface Idempotency {

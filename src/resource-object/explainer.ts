@@ -10,9 +10,10 @@
 import { SYSTEM_REQUEST_ID } from "../domain/ids";
 import type { Replayed } from "../domain/replay";
 import type { Reservation } from "../domain/reservation";
+import type { RecordedEntry } from "../domain/timeline";
 import { type PastStates, pageOfHolders } from "./past-states";
 import type { AvailabilityView, PastStore } from "./past-store";
-import type { RecordedEntry, ResourceStore } from "./store";
+import type { ResourceStore } from "./store";
 
 export interface Explanation {
   decision: RecordedEntry;

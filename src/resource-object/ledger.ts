@@ -8,8 +8,10 @@
  * is background.ts's.
  */
 import { SYSTEM_REQUEST_ID } from "../domain/ids";
+import type { Json } from "../domain/json";
 import type { Reservation } from "../domain/reservation";
-import { type Command, type Decision, decide, type Json } from "../domain/resource";
+import { type Command, type Decision, decide } from "../domain/resource";
+import type { TimelineEntry } from "../domain/timeline";
 import { errorReply, type Reply } from "../wire/render";
 import {
   type Caller,
@@ -22,7 +24,7 @@ import {
   type TimelinePage,
 } from "./commands";
 import { GroupCommit } from "./group-commit";
-import type { ResourceStore, Sequenced, TimelineEntry } from "./store";
+import type { ResourceStore, Sequenced } from "./store";
 import type { WaitingDesk } from "./waiting-desk";
 
 /** Due holds read from storage at a time; a pass reads batch after batch until none is due. */

@@ -9,13 +9,15 @@
  * rewritten, and a reservation that stopped holding places never moves again).
  */
 
+import type { Json } from "../domain/json";
 import { BEFORE_CREATION, type RecordedDecision, Replay, type Replayed, type Step } from "../domain/replay";
 import type { ReservationAction } from "../domain/reservation";
-import type { Json, ResourceSpec, RulesPatch } from "../domain/resource";
+import type { ResourceSpec, RulesPatch } from "../domain/resource";
+import type { TimelineEntry } from "../domain/timeline";
 import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
 import { logFailure, logLine } from "../lib/log";
 import type { PastStore } from "./past-store";
-import type { ResourceStore, TimelineEntry } from "./store";
+import type { ResourceStore } from "./store";
 
 /**
  * A snapshot every this many decisions, or every as many as the last one had

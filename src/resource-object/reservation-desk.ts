@@ -8,6 +8,7 @@
  * and renders the replies.
  */
 import { newReservationId } from "../domain/ids";
+import type { Json } from "../domain/json";
 import { type Reservation, type ReservationAction, withStatus } from "../domain/reservation";
 import {
   type Command,
@@ -15,13 +16,13 @@ import {
   type Decision,
   decide,
   hasRulesOf,
-  type Json,
   type ResourceState,
   type RulesPatch,
 } from "../domain/resource";
+import type { TimelineEntry } from "../domain/timeline";
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../wire/render";
 import { type Caller, type Cause, type CreateInput, type Decided, decided, type ReserveInput } from "./commands";
-import type { ResourceStore, Sequenced, TimelineEntry } from "./store";
+import type { ResourceStore, Sequenced } from "./store";
 import type { WaitingDesk } from "./waiting-desk";
 
 /** Who wakes the object for hold expiry (ledger.ts). */

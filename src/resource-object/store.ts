@@ -3,7 +3,8 @@
  * purpose: every call runs inside the caller's `transactionSync`.
  */
 import type { Reservation, ReservationStatus } from "../domain/reservation";
-import type { Json, ResourceState } from "../domain/resource";
+import type { ResourceState } from "../domain/resource";
+import type { RecordedEntry, TimelineEntry } from "../domain/timeline";
 
 /** The resource plus the sequencing counters that live beside it. */
 export interface Sequenced {
@@ -12,34 +13,6 @@ export interface Sequenced {
   lastSeq: number;
   /** The last `server_timestamp` handed out, so timestamps never go backwards. */
   lastTimestamp: number;
-}
-
-/** One decision in the operator timeline. */
-export interface TimelineEntry {
-  seq: number;
-  serverTimestamp: number;
-  type: string;
-  requestId: string;
-  clientId: string | null;
-  quantity: number | null;
-  outcome: "ACCEPTED" | "REJECTED";
-  code: string | null;
-  reason: string;
-  detail: Record<string, Json>;
-  versionBefore: number;
-  versionAfter: number;
-  rulesVersion: number;
-  /** Request received → decided, in ms, for decisions a client asked for; null for the engine's own. */
-  latencyMs: number | null;
-}
-
-/** A timeline entry as stored. */
-export interface RecordedEntry extends TimelineEntry {
-  /**
-   * The first seq of the transaction (group commit) that recorded it: entries of one group were decided in
-   * one moment, in seq order. Null for decisions recorded before schema v6.
-   */
-  commitGroup: number | null;
 }
 
 /** A reply stored under an idempotency key, replayed byte for byte. */

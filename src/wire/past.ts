@@ -4,28 +4,10 @@
  */
 import type { Holder, Replayed } from "../domain/replay";
 import type { ResourceState } from "../domain/resource";
+import type { RecordedEntry } from "../domain/timeline";
 import { iso, reservationJson, resourceJson } from "./render";
 
-/** A decision as the timeline stores it (resource-object/store.ts `TimelineEntry`). */
-export interface TimelineEntryView {
-  seq: number;
-  serverTimestamp: number;
-  type: string;
-  requestId: string;
-  clientId: string | null;
-  quantity: number | null;
-  outcome: "ACCEPTED" | "REJECTED";
-  code: string | null;
-  reason: string;
-  detail: Record<string, unknown>;
-  versionBefore: number;
-  versionAfter: number;
-  rulesVersion: number;
-  latencyMs: number | null;
-  commitGroup?: number | null;
-}
-
-export function timelineItemJson(e: TimelineEntryView) {
+export function timelineItemJson(e: RecordedEntry) {
   return {
     seq: e.seq,
     server_timestamp: iso(e.serverTimestamp) as string,
@@ -78,13 +60,13 @@ function holderJson(h: Holder) {
 
 /** An explanation as the object gives it (resource-object/explainer.ts). */
 export interface ExplanationView {
-  decision: TimelineEntryView;
+  decision: RecordedEntry;
   before: Replayed;
   holdersBefore: number;
   view: { asOf: number; cachedUntil: number; version: number; state: "OPEN" | "CLOSED"; remaining: number } | null;
-  competitors: TimelineEntryView[];
+  competitors: RecordedEntry[];
   requestSeqs: number[];
-  reservation?: { now: Parameters<typeof reservationJson>[0]; decisions: TimelineEntryView[] };
+  reservation?: { now: Parameters<typeof reservationJson>[0]; decisions: RecordedEntry[] };
 }
 
 export function explanationJson(resourceId: string, x: ExplanationView) {

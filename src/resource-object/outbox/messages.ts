@@ -5,9 +5,10 @@
  * Runs off the commit path, from the drain.
  */
 import type { ResourceState } from "../../domain/resource";
+import type { TimelineEntry } from "../../domain/timeline";
 import { utf8Bytes } from "../../lib/utf8";
 import type { HistoryMessage } from "../../storage/history-writer";
-import type { ResourceStore, TimelineEntry } from "../store";
+import type { ResourceStore } from "../store";
 
 /** How many timeline entries one drain reads at a time. */
 export const DRAIN_BATCH = 200;

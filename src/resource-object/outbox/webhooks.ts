@@ -4,9 +4,9 @@
  * delivers them at least once (queues/webhook-consumer.ts). Event ids are
  * stable (`evt_<resource>_<seq>`), so receivers can drop duplicates.
  */
-import type { Json } from "../../domain/resource";
+import type { Json } from "../../domain/json";
+import type { TimelineEntry } from "../../domain/timeline";
 import { iso } from "../../wire/render";
-import type { TimelineEntry } from "../store";
 
 export interface WebhookEvent {
   id: string;
