@@ -12,6 +12,7 @@ import type { Json } from "../domain/json";
 import type { Reservation } from "../domain/reservation";
 import { type Command, type Decision, decide } from "../domain/resource";
 import type { TimelineEntry } from "../domain/timeline";
+import { assert } from "../lib/assert";
 import { errorReply, type Reply } from "../wire/render";
 import {
   type Caller,
@@ -143,7 +144,8 @@ export class Ledger {
   recordNote(type: string, reason: string, detail: Record<string, Json>, onceKey?: string): void {
     if (onceKey !== undefined && this.store.findReply(onceKey)) return;
     this.transact(() => {
-      const current = this.working as Sequenced;
+      const current = this.working;
+      assert(current, "a note is recorded on a resource that exists");
       const now = this.serverTime(current);
       const decision: Decision = { outcome: "ACCEPTED", reason, state: current.state };
       const cause: Cause = { type, requestId: SYSTEM_REQUEST_ID, detail };
@@ -200,13 +202,19 @@ export class Ledger {
 
   /** Writes a decision inside the running transaction and moves the working state on. */
   private record(d: Decided, remembered?: Parameters<ResourceStore["appendTimeline"]>[2]): void {
+    const { entry, next } = d;
+    assert(entry.seq === (this.working?.lastSeq ?? 0) + 1, "a decision takes the next server_seq");
+    assert(entry.serverTimestamp >= (this.working?.lastTimestamp ?? 0), "server time never goes back");
+    const { confirmed, held, capacity } = next.state;
+    assert(confirmed >= 0 && held >= 0, "confirmed and held are never negative");
+    assert(confirmed + held <= capacity, "confirmed + held never exceed capacity");
     // The transaction's first seq marks the decisions made in one moment (explainer.ts).
     const commitGroup = (this.committed?.lastSeq ?? 0) + 1;
-    this.store.appendTimeline(d.entry, commitGroup, remembered);
-    this.unlogged.push(d.entry);
-    if (d.write === "whole") this.store.saveResource(d.next);
-    else this.store.saveCounters(d.next);
-    this.working = d.next;
+    this.store.appendTimeline(entry, commitGroup, remembered);
+    this.unlogged.push(entry);
+    if (d.write === "whole") this.store.saveResource(next);
+    else this.store.saveCounters(next);
+    this.working = next;
   }
 
   /**
@@ -274,7 +282,8 @@ export class Ledger {
   }
 
   private expireHold(id: string, now: number): void {
-    const working = this.working as Sequenced;
+    const working = this.working;
+    assert(working, "holds expire on a resource that exists");
     const found = this.store.getReservation(id, working.state.id) as Reservation;
     const command: Command = { type: "reservation", action: "expire", reservation: found };
     // Decided at the time it is recorded with, so a replay of the timeline decides it the same way.
