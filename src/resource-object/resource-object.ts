@@ -36,9 +36,12 @@ export { BACKSTOP_MS, DRAIN_DELAY_MS } from "./background";
  * idempotent command must store its first reply in the same transaction as
  * its decision, and replay exactly those bytes.
  *
- * This class is the RPC surface. The parts it sequences: ledger.ts (the
- * commit pipeline and the state), reservation-desk.ts and waiting-desk.ts
- * (what each command decides), background.ts (the outbox, the alarm, KV).
+ * This class is the RPC surface. The parts it sequences, built in this
+ * order: ledger.ts (the commit pipeline and the state), reservation-desk.ts
+ * and waiting-desk.ts (what each command decides), past-states.ts and
+ * explainer.ts (the past), and background.ts with outbox/ (what leaves the
+ * object after its commits: the queues, KV, the alarm's time), which follows
+ * the ledger's commits (`ledger.follow`).
  */
 export class ResourceObject extends DurableObject<Env> {
   /** The one clock (epoch ms). Tests replace it to move time without sleeping. */
@@ -56,7 +59,7 @@ export class ResourceObject extends DurableObject<Env> {
   private readonly past: PastStore;
   private readonly pastStates: PastStates;
   private readonly explainer: Explainer;
-  /** When the outbox drains (background.ts); tests shorten its quiet time or stop its timer. */
+  /** When the outbox drains (outbox/drainer.ts, background.ts's); tests shorten its quiet time or stop its timer. */
   private readonly drainer: Drainer;
 
   constructor(ctx: DurableObjectState, env: Env) {
