@@ -22,6 +22,7 @@ const LAYERS = {
   wire: 1,
   "config.ts": 1,
   "resource-object": 2,
+  "order-object": 2,
   storage: 2,
   cron: 2,
   queues: 2,

@@ -4,6 +4,7 @@ import { Meter, metered } from "./lib/budget";
 import { logLine } from "./lib/log";
 import { consumeQueue, queueOf } from "./queues";
 
+export { OrderObject } from "./order-object/order-object";
 export { ResourceObject } from "./resource-object/resource-object";
 
 const app = createApp();

@@ -70,3 +70,20 @@ function decodeBase64url(text: string): string | null {
     return null;
   }
 }
+
+/** Order ids: `ord_` and 128 bits, random or (under an Idempotency-Key) a digest of the caller's key. */
+const ORDER_ID = /^ord_[A-Za-z0-9_-]{22}$/;
+
+export function newOrderId(): string {
+  return `ord_${randomToken(16)}`;
+}
+
+/** The order id a key always names: its first 16 bytes of digest (hex), base64url. */
+export function orderIdOfDigest(hexDigest: string): string {
+  const bytes = Uint8Array.from({ length: 16 }, (_, i) => Number.parseInt(hexDigest.slice(i * 2, i * 2 + 2), 16));
+  return `ord_${base64url(bytes)}`;
+}
+
+export function isOrderId(value: string): boolean {
+  return ORDER_ID.test(value);
+}

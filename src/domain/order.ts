@@ -57,6 +57,8 @@ export interface Order {
   expiresAt: number | null;
   createdAt: number;
   updatedAt: number;
+  /** Increases on every change: the history keeps the latest. */
+  version: number;
   /** The item and the reason that refused the order (REJECTED), or that kept a cancel from happening. */
   refusal: { item: number | null; code: OrderRefusalCode; reason: string } | null;
 }
@@ -101,6 +103,7 @@ export function newOrder(
     expiresAt: null,
     createdAt: now,
     updatedAt: now,
+    version: 1,
     refusal: null,
   };
 }
@@ -151,11 +154,16 @@ export function settled(order: Order): boolean {
  * come late or twice change nothing they should not: a reply only moves an
  * item from the phase its call was made in.
  */
-export function decide(order: Order, event: OrderEvent, now: number): { order: Order; verdict: Verdict } {
+export function decide(
+  order: Order,
+  event: OrderEvent,
+  now: number,
+): { order: Order; verdict: Verdict; changed: boolean } {
   const o: Order = { ...order, items: order.items.map((i) => ({ ...i })) };
   const verdict = apply(o, event, now);
-  if (o.status !== order.status || o.items.some((it, i) => it.phase !== order.items[i]?.phase)) o.updatedAt = now;
-  return { order: o, verdict };
+  const changed = o.status !== order.status || o.items.some((it, i) => it.phase !== order.items[i]?.phase);
+  if (changed) [o.updatedAt, o.version] = [now, o.version + 1];
+  return { order: o, verdict, changed };
 }
 
 function apply(o: Order, event: OrderEvent, now: number): Verdict {

@@ -28,7 +28,13 @@ function errorBody(codes: [ErrorCode, ...ErrorCode[]]) {
         .describe("One entry per problem: the field (body fields by name; query.x, header.X) and the issue."),
       request_id: z.string(),
     }),
-    status: z.literal("REJECTED").optional().describe("Set on a reservation decision that went against the caller."),
+    status: z
+      .enum(["REJECTED", "CONFIRMED", "CANCELLED", "EXPIRED", "HELD"])
+      .optional()
+      .describe(
+        "REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.",
+      ),
+    order_id: z.string().optional().describe("The order a refusal or an order's 503 is about (for operators)."),
   });
 }
 
@@ -84,6 +90,43 @@ export const Reservation = z
     checked_in_at: time.nullable(),
   })
   .meta({ id: "Reservation" });
+
+export const Order = z
+  .strictObject({
+    id: z.string().describe("ord_ and 22 base64url characters"),
+    client_id: z.string(),
+    status: z.enum(["PENDING", "HELD", "CONFIRMED", "CANCELLED", "EXPIRED", "REJECTED"]),
+    hold: z.boolean(),
+    items: z.array(
+      z.strictObject({
+        resource_id: z.string(),
+        quantity: z.int(),
+        reservation_id: z.string().nullable(),
+        status: z
+          .enum(["HELD", "CONFIRMED", "CHECKED_IN", "CANCELLED", "EXPIRED"])
+          .nullable()
+          .describe("The item's reservation's status; null while none is held (a refused or aborted item)"),
+      }),
+    ),
+    expires_at: time.nullable().describe("A held order's end: the earliest of its items' hold expiries"),
+    created_at: time,
+    updated_at: time,
+    metadata: json,
+  })
+  .meta({ id: "Order" });
+
+export const OrderStep = z.strictObject({
+  seq: z.int(),
+  at: time,
+  item: z.int().nullable(),
+  resource_id: z.string().nullable(),
+  action: z.string().describe("create, holding, held, refused, unreachable, confirmed, released, …, tick, asked"),
+  ok: z.boolean(),
+  server_seq: z.int().nullable().describe("The item's resource decision that answered"),
+  code: z.string().nullable(),
+  reason: z.string(),
+  status: z.string().describe("The order's status after the step"),
+});
 
 export const WaitingListEntry = z
   .strictObject({
@@ -269,6 +312,12 @@ const BODIES = {
   Resource,
   ResourcePage: page(Resource),
   Reservation,
+  Order,
+  OrderExplanation: z.strictObject({
+    order: Order,
+    steps: z.array(OrderStep),
+    next_after_seq: z.int().nullable(),
+  }),
   WaitingListEntry,
   Availability,
   AvailabilityList: z.strictObject({ items: z.array(Availability) }),

@@ -14,9 +14,10 @@ import { IdempotencyKey, IfMatch } from "./schemas";
 import type { AppEnv } from "./types";
 import { jsonBodyGate, noBodyGate, validationError } from "./validate";
 
-export type Tag = "Reservations" | "Waiting list" | "Availability" | "Resources" | "Admin" | "Operations" | "Reference";
+export type Tag = "Reservations" | "Orders" | "Waiting list" | "Availability" | "Resources" | "Admin" | "Operations" | "Reference";
 export const TAGS: Tag[] = [
   "Reservations",
+  "Orders",
   "Waiting list",
   "Availability",
   "Resources",

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { RESOURCE_ID_PATTERN } from "../domain/ids";
 import type { Json } from "../domain/resource";
 import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
+import { MAX_ORDER_ITEMS } from "../domain/order";
 import { ACCEPTED_ID } from "./request-id";
 
 const MAX_METADATA_BYTES = 4096;
@@ -181,6 +182,34 @@ export const CreateReservationBody = z
     metadata: metadata.default({}),
   })
   .meta({ id: "CreateReservationBody" });
+
+/** POST /orders: 1–20 items on distinct resources, each obeying its resource's rules as POST /reservations does. */
+export const CreateOrderBody = z
+  .strictObject({
+    client_id: text(128),
+    items: z
+      .array(
+        z.strictObject({
+          resource_id: resourceId,
+          quantity: z.int().min(1).max(1_000_000).default(1),
+        }),
+      )
+      .min(1)
+      .max(MAX_ORDER_ITEMS)
+      .superRefine((items, ctx) => {
+        const seen = new Set<string>();
+        items.forEach((item, i) => {
+          if (seen.has(item.resource_id)) {
+            ctx.addIssue({ code: "custom", path: [i, "resource_id"], message: "appears in another item" });
+          }
+          seen.add(item.resource_id);
+        });
+      })
+      .describe("Distinct resources; holds are placed in resource-id order"),
+    hold: z.boolean().default(false).describe("true: hold every item until expires_at; false: confirm them all at once"),
+    metadata: metadata.default({}),
+  })
+  .meta({ id: "CreateOrderBody" });
 
 export const TimelineQuery = z.strictObject({
   after_seq: z.coerce.number().int().min(0).default(0),

@@ -11,7 +11,7 @@
  */
 import type { Meter } from "../lib/budget";
 import { HISTORY_BACKLOG_GAUGE, HISTORY_WRITTEN_GAUGE, setGauge } from "../storage/counters";
-import { type HistoryMessage, historyWrite, runHistoryWrite } from "../storage/history-writer";
+import { type HistoryQueueMessage, historyWrite, runHistoryWrite } from "../storage/history-writer";
 import { logQueue, maxAttempts, retryDelaySeconds } from "./retry";
 
 /**
@@ -23,7 +23,7 @@ const SPLIT_AFTER_ATTEMPTS = 3;
 /** The two gauges written with every batch. */
 const GAUGES = 2;
 
-export async function consumeHistory(batch: MessageBatch<HistoryMessage>, db: D1Database, meter: Meter): Promise<void> {
+export async function consumeHistory(batch: MessageBatch<HistoryQueueMessage>, db: D1Database, meter: Meter): Promise<void> {
   const messages = batch.messages;
   try {
     // What is still queued behind this batch: /metrics shows its age as the history lag.

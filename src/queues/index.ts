@@ -7,7 +7,7 @@ import type { JobStep } from "../jobs/steps";
 import { consumeJobs } from "../jobs/steps";
 import { type Meter, meteredFetch } from "../lib/budget";
 import type { WebhookJob } from "../resource-object/outbox/webhooks";
-import type { HistoryMessage } from "../storage/history-writer";
+import type { HistoryQueueMessage } from "../storage/history-writer";
 import { consumeHistoryDeadLetters, consumeWebhookDeadLetters } from "./dead-letters";
 import { consumeHistory } from "./history-consumer";
 import { logQueue } from "./retry";
@@ -29,13 +29,13 @@ export function queueOf(name: string): string {
 export async function consumeQueue(batch: MessageBatch, env: Env, meter: Meter): Promise<void> {
   switch (queueOf(batch.queue)) {
     case "reservation-history":
-      return consumeHistory(batch as MessageBatch<HistoryMessage>, env.DB, meter);
+      return consumeHistory(batch as MessageBatch<HistoryQueueMessage>, env.DB, meter);
     case "reservation-webhooks":
       return consumeWebhooks(batch as MessageBatch<WebhookJob>, env, meteredFetch(meter));
     case "reservation-jobs":
       return consumeJobs(batch as MessageBatch<JobStep>, env, meter);
     case "reservation-history-dlq":
-      return consumeHistoryDeadLetters(batch as MessageBatch<HistoryMessage>, env.DB);
+      return consumeHistoryDeadLetters(batch as MessageBatch<HistoryQueueMessage>, env.DB);
     case "reservation-webhooks-dlq":
       return consumeWebhookDeadLetters(batch as MessageBatch<WebhookJob>, env);
   }

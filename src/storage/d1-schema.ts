@@ -53,6 +53,8 @@ export const reservations = sqliteTable(
     checkedInAt: integer("checked_in_at"),
     /** The `server_seq` of the decision that last changed it. */
     updatedSeq: integer("updated_seq").notNull(),
+    /** The order it is an item of (orders across resources), or null. */
+    orderId: text("order_id"),
   },
   (t) => [
     index("reservations_time_id").on(t.serverTimestamp, t.id),
@@ -311,4 +313,23 @@ export const historyDeadLetters = sqliteTable(
     reconciledAt: integer("reconciled_at"),
   },
   (t) => [index("history_dead_letters_open").on(t.id).where(sql`${t.reconciledAt} IS NULL`)],
+);
+
+/** Orders across resources, as their coordinators last sent them (a later `version` wins). */
+export const orders = sqliteTable(
+  "orders",
+  {
+    id: text("id").primaryKey(),
+    clientId: text("client_id").notNull(),
+    status: text("status").notNull(),
+    hold: integer("hold", { mode: "boolean" }).notNull(),
+    /** The items as GET /orders/{id} shows them (JSON). */
+    items: text("items").notNull(),
+    expiresAt: integer("expires_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    metadata: text("metadata").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [index("orders_status").on(t.status), index("orders_created_id").on(t.createdAt, t.id)],
 );

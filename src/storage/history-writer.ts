@@ -11,11 +11,12 @@
  */
 import { countD1 } from "../lib/usage";
 import { bulkUpsert, fromExcluded } from "./bulk-upsert";
-import { decisionEvents, reservations, resources } from "./d1-schema";
+import { decisionEvents, orders, reservations, resources } from "./d1-schema";
 
 export type ResourceRow = typeof resources.$inferInsert & { lastSeq: number };
 export type DecisionRow = Omit<typeof decisionEvents.$inferInsert, "id" | "drainedAt">;
 export type ReservationRow = typeof reservations.$inferInsert;
+export type OrderRow = typeof orders.$inferInsert;
 
 /**
  * What an object sends per drain (several when large): its decisions, the
@@ -28,6 +29,14 @@ export interface HistoryMessage {
   reservations: ReservationRow[];
 }
 
+/** An order's coordinator sends its row on every change of the order's public status (order-object/). */
+export interface OrderHistoryMessage {
+  order: OrderRow;
+}
+
+/** What the history queue carries. */
+export type HistoryQueueMessage = HistoryMessage | OrderHistoryMessage;
+
 const KEEP_FIRST = "ON CONFLICT DO NOTHING";
 /** Statements per D1 batch: one batch is one transaction, and D1 has one writer. */
 const STATEMENTS_PER_BATCH = 50;
@@ -35,6 +44,8 @@ const STATEMENTS_PER_BATCH = 50;
 const LATER_RESERVATION_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(reservations, {
   only: ["status", "expiresAt", "cancelledAt", "expiredAt", "checkedInAt", "updatedSeq"],
 })} WHERE excluded.updated_seq > reservations.updated_seq`;
+const LATER_ORDER_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(orders, { except: ["id"] })}
+  WHERE excluded.version > orders.version`;
 // The row as of the latest decision wins (a join changes the waiting-list length, not the version).
 const LATER_RESOURCE_WINS = `ON CONFLICT (id) DO UPDATE SET ${fromExcluded(resources, { except: ["id"] })}
   WHERE excluded.last_seq > resources.last_seq`;
@@ -50,11 +61,17 @@ export interface HistoryWrite {
  * any order, repeats allowed), stamping new decisions with `writtenAt` as
  * their `drained_at`. A few per thousand decisions (storage/bulk-upsert.ts).
  */
-export function historyWrite(db: D1Database, messages: HistoryMessage[], writtenAt: number): HistoryWrite {
+export function historyWrite(db: D1Database, messages: HistoryQueueMessage[], writtenAt: number): HistoryWrite {
   const latestResource = new Map<string, ResourceRow>();
   const latestReservation = new Map<string, ReservationRow>();
+  const latestOrder = new Map<string, OrderRow>();
   const decisions = new Map<string, DecisionRow & { drainedAt: number }>();
   for (const m of messages) {
+    if ("order" in m) {
+      const known = latestOrder.get(m.order.id);
+      if (!known || known.version < m.order.version) latestOrder.set(m.order.id, m.order);
+      continue;
+    }
     const seen = latestResource.get(m.resource.id);
     if (!seen || seen.lastSeq < m.resource.lastSeq) latestResource.set(m.resource.id, m.resource);
     for (const r of m.reservations) {
@@ -73,6 +90,7 @@ export function historyWrite(db: D1Database, messages: HistoryMessage[], written
       ...registry,
       ...inserts,
       ...bulkUpsert(db, reservations, [...latestReservation.values()], LATER_RESERVATION_WINS),
+      ...bulkUpsert(db, orders, [...latestOrder.values()], LATER_ORDER_WINS),
     ],
     decisions: new Set(inserts),
   };
@@ -86,7 +104,7 @@ export function historyWrite(db: D1Database, messages: HistoryMessage[], written
  */
 export async function writeHistory(
   db: D1Database,
-  messages: HistoryMessage[],
+  messages: HistoryQueueMessage[],
   writtenAt: number,
   alsoRun: D1PreparedStatement[] = [],
 ): Promise<number> {
