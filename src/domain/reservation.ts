@@ -17,12 +17,22 @@ export interface Reservation {
   cancelledAt: number | null;
   expiredAt: number | null;
   checkedInAt: number | null;
+  /** The order it is an item of (domain/order.ts), or null: the order, not the client, then decides it. */
+  orderId: string | null;
 }
 
 /** What the rules need to know of a reservation to move it. */
 export type ReservationRef = Pick<Reservation, "status" | "quantity" | "expiresAt">;
 
-export type ReservationAction = "confirm" | "cancel" | "check_in" | "expire";
+export type ReservationAction =
+  | "confirm"
+  | "cancel"
+  | "check_in"
+  | "expire"
+  /** An order's item, as its order decided (whatever the hold's own time: the order's clock decides). */
+  | "order_confirm"
+  | "order_release"
+  | "order_expire";
 
 export type Transition =
   | { kind: "change"; to: ReservationStatus; reason: string }
@@ -63,6 +73,20 @@ export function transition(r: ReservationRef, action: ReservationAction, now: nu
     case "expire":
       if (lapsed) return { kind: "change", to: "EXPIRED", reason: `hold expired at ${iso(r.expiresAt)}` };
       return { kind: "unchanged", reason: "not due" };
+    case "order_confirm":
+      if (r.status === "HELD") return { kind: "change", to: "CONFIRMED", reason: "its order confirmed" };
+      if (r.status === "CONFIRMED" || r.status === "CHECKED_IN")
+        return { kind: "unchanged", reason: "already confirmed" };
+      return { kind: "refuse", reason: `cannot confirm a ${r.status} reservation` };
+    case "order_release":
+    case "order_expire": {
+      const to = action === "order_expire" && r.status === "HELD" ? "EXPIRED" : "CANCELLED";
+      if (r.status === "HELD" || r.status === "CONFIRMED") {
+        return { kind: "change", to, reason: `its order ${action === "order_expire" ? "expired" : "released it"}` };
+      }
+      if (r.status === "CANCELLED" || r.status === "EXPIRED") return { kind: "unchanged", reason: "already released" };
+      return { kind: "refuse", reason: `cannot release a ${r.status} reservation` };
+    }
   }
 }
 

@@ -88,6 +88,10 @@ export const Reservation = z
     cancelled_at: time.nullable(),
     expired_at: time.nullable(),
     checked_in_at: time.nullable(),
+    order_id: z
+      .string()
+      .nullable()
+      .describe("The order it is an item of (its order confirms or cancels it; check-in is per item), or null"),
   })
   .meta({ id: "Reservation" });
 

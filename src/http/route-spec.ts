@@ -14,7 +14,15 @@ import { IdempotencyKey, IfMatch } from "./schemas";
 import type { AppEnv } from "./types";
 import { jsonBodyGate, noBodyGate, validationError } from "./validate";
 
-export type Tag = "Reservations" | "Orders" | "Waiting list" | "Availability" | "Resources" | "Admin" | "Operations" | "Reference";
+export type Tag =
+  | "Reservations"
+  | "Orders"
+  | "Waiting list"
+  | "Availability"
+  | "Resources"
+  | "Admin"
+  | "Operations"
+  | "Reference";
 export const TAGS: Tag[] = [
   "Reservations",
   "Orders",

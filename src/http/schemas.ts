@@ -4,9 +4,9 @@
  */
 import { z } from "zod";
 import { RESOURCE_ID_PATTERN } from "../domain/ids";
+import { MAX_ORDER_ITEMS } from "../domain/order";
 import type { Json } from "../domain/resource";
 import { DEFAULT_OFFER_TTL_SECONDS } from "../domain/waiting-list";
-import { MAX_ORDER_ITEMS } from "../domain/order";
 import { ACCEPTED_ID } from "./request-id";
 
 const MAX_METADATA_BYTES = 4096;
@@ -206,7 +206,10 @@ export const CreateOrderBody = z
         });
       })
       .describe("Distinct resources; holds are placed in resource-id order"),
-    hold: z.boolean().default(false).describe("true: hold every item until expires_at; false: confirm them all at once"),
+    hold: z
+      .boolean()
+      .default(false)
+      .describe("true: hold every item until expires_at; false: confirm them all at once"),
     metadata: metadata.default({}),
   })
   .meta({ id: "CreateOrderBody" });

@@ -17,8 +17,8 @@ import { backoffMs } from "../lib/backoff";
 import { logFailure } from "../lib/log";
 import { resourceStub } from "../resource-object/address";
 import type { CommandReply } from "../resource-object/commands";
-import type { ItemReply } from "../wire/order-items";
 import { orderReply, placeReply, unsettledReply } from "../wire/order";
+import type { ItemReply } from "../wire/order-items";
 import { errorReply, type Reply } from "../wire/render";
 import { OrderOutbox } from "./order-outbox";
 import { type OrderStep, OrderStore } from "./order-store";
@@ -72,7 +72,11 @@ export class OrderObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new OrderStore(ctx.storage.sql);
-    this.outbox = new OrderOutbox(this.store, () => this.env, (fn) => ctx.storage.transactionSync(fn));
+    this.outbox = new OrderOutbox(
+      this.store,
+      () => this.env,
+      (fn) => ctx.storage.transactionSync(fn),
+    );
     ctx.blockConcurrencyWhile(async () => {
       const loaded = this.store.load();
       if (!loaded) return;
@@ -272,7 +276,14 @@ export class OrderObject extends DurableObject<Env> {
         this.apply({ type: "lock_refused", item: call.item, reason: reply.reason }, reply.seq);
         return true;
       }
-      this.record({ at: this.clock(), item: call.item, action: call.action, ok: false, code: reply.code, reason: reply.reason });
+      this.record({
+        at: this.clock(),
+        item: call.item,
+        action: call.action,
+        ok: false,
+        code: reply.code,
+        reason: reply.reason,
+      });
       return false;
     } catch (err) {
       this.record({ at: this.clock(), item: call.item, action: call.action, ok: false, reason: `unreachable: ${err}` });
@@ -311,7 +322,14 @@ export class OrderObject extends DurableObject<Env> {
   }
 
   /** A step that changes nothing (a failed call, a resource asking), kept for the explain view. */
-  private record(step: { at: number; item: number | null; action: string; ok: boolean; code?: string; reason: string }) {
+  private record(step: {
+    at: number;
+    item: number | null;
+    action: string;
+    ok: boolean;
+    code?: string;
+    reason: string;
+  }) {
     const status = this.current().status;
     this.ctx.storage.transactionSync(() =>
       this.store.addStep({ ...step, code: step.code ?? null, resourceSeq: null, status }),

@@ -72,8 +72,14 @@ export class OrderOutbox {
     const send = (queue: Queue, bodies: unknown[]) =>
       bodies.length === 0 ? Promise.resolve() : queue.sendBatch(bodies.map((body) => ({ body, contentType: "json" })));
     await Promise.all([
-      send(env.WEBHOOK_QUEUE as Queue, webhooks.map((m) => m.body)),
-      send(env.HISTORY_QUEUE as Queue, history.map((m) => m.body)),
+      send(
+        env.WEBHOOK_QUEUE as Queue,
+        webhooks.map((m) => m.body),
+      ),
+      send(
+        env.HISTORY_QUEUE as Queue,
+        history.map((m) => m.body),
+      ),
     ]);
     this.transaction(() => this.store.sent(last.seq));
   }

@@ -12,7 +12,10 @@ import { recordHistoryDeadLetters } from "../storage/reconciliation";
 import { logQueue, maxAttempts, retryDelaySeconds } from "./retry";
 import { recordDeadLetter } from "./webhook-consumer";
 
-export async function consumeHistoryDeadLetters(batch: MessageBatch<HistoryQueueMessage>, db: D1Database): Promise<void> {
+export async function consumeHistoryDeadLetters(
+  batch: MessageBatch<HistoryQueueMessage>,
+  db: D1Database,
+): Promise<void> {
   const now = Date.now();
   const [orderRows, resourceMessages] = partition(batch.messages, (m) => m.body !== null && "order" in m.body);
   // An order's row is sent again with its next change; a lost last one shows in GET /orders/{id} regardless.

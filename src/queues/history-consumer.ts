@@ -23,7 +23,11 @@ const SPLIT_AFTER_ATTEMPTS = 3;
 /** The two gauges written with every batch. */
 const GAUGES = 2;
 
-export async function consumeHistory(batch: MessageBatch<HistoryQueueMessage>, db: D1Database, meter: Meter): Promise<void> {
+export async function consumeHistory(
+  batch: MessageBatch<HistoryQueueMessage>,
+  db: D1Database,
+  meter: Meter,
+): Promise<void> {
   const messages = batch.messages;
   try {
     // What is still queued behind this batch: /metrics shows its age as the history lag.

@@ -25,6 +25,7 @@ import {
   type TimelinePage,
 } from "./commands";
 import { GroupCommit } from "./group-commit";
+import type { OrderItemsStore } from "./order-items-store";
 import type { ResourceStore, Sequenced } from "./store";
 import type { WaitingDesk } from "./waiting-desk";
 
@@ -65,11 +66,15 @@ export class Ledger {
   /** Hears of every commit (`follow`). */
   private follower: CommitFollower = NO_FOLLOWER;
 
+  /** When the first undecided order item asks its coordinator (order-desk.ts); kept apart from `due`: commands never wait on it. */
+  private orderAsk: number | null = null;
+
   /** `clock` is the object's clock (epoch ms); `storage` runs the transactions. */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly store: ResourceStore,
     private readonly waitingList: WaitingDesk,
+    private readonly orderItems: OrderItemsStore,
     private readonly clock: () => number,
   ) {
     this.groupCommit = new GroupCommit((fn) => this.transact(fn));
@@ -89,9 +94,15 @@ export class Ledger {
     return this.committed;
   }
 
-  /** When time-driven work is next due (epoch ms), or null. */
+  /** When time-driven work is next due (epoch ms): a hold's expiry, an offer's lapse, an order item's question; or null. */
   get nextExpiry(): number | null {
-    return this.due;
+    if (this.orderAsk === null) return this.due;
+    return this.due === null ? this.orderAsk : Math.min(this.due, this.orderAsk);
+  }
+
+  /** An order item changed (order-desk.ts): when the next one asks its coordinator is looked up again. */
+  orderItemsChanged(): void {
+    this.orderAsk = this.orderItems.nextAsk();
   }
 
   /** Loads the committed state from storage (the object woke up). */
@@ -322,5 +333,6 @@ export class Ledger {
     if (!this.committed) return;
     this.waitingList.reload();
     this.due = this.nextDue();
+    this.orderAsk = this.orderItems.nextAsk();
   }
 }

@@ -145,6 +145,9 @@ function stepOf(e: TimelineEntry): Step {
     case "reservation.cancel":
     case "reservation.check_in":
     case "reservation.expire":
+    case "reservation.order_confirm":
+    case "reservation.order_release":
+    case "reservation.order_expire":
       return {
         kind: "act",
         action: e.type.slice("reservation.".length) as ReservationAction,

@@ -22,6 +22,7 @@ import {
 import type { TimelineEntry } from "../domain/timeline";
 import { errorReply, type Reply, refusalReply, reservationJson, resourceJson } from "../wire/render";
 import { type Caller, type Cause, type CreateInput, type Decided, decided, type ReserveInput } from "./commands";
+import type { OrderDesk } from "./order-desk";
 import type { ResourceStore, Sequenced } from "./store";
 import type { WaitingDesk } from "./waiting-desk";
 
@@ -38,6 +39,7 @@ export class ReservationDesk {
     private readonly store: ResourceStore,
     private readonly waitingList: WaitingDesk,
     private readonly holds: HoldWatch,
+    private readonly orders: OrderDesk,
   ) {}
 
   /**
@@ -98,6 +100,7 @@ export class ReservationDesk {
       cancelledAt: null,
       expiredAt: null,
       checkedInAt: null,
+      orderId: null,
     };
     this.store.insertReservation(reservation);
     if (reservation.expiresAt !== null) this.holds.holdPlaced(reservation.expiresAt);
@@ -125,6 +128,9 @@ export class ReservationDesk {
   ): Decided | Reply {
     const found = this.store.getReservation(input.reservationId, current.state.id);
     if (!found) return errorReply("NOT_FOUND", "Reservation not found.", input.requestId);
+    // An order's item: its order decides (nothing is recorded: the request never reached the rules).
+    const byOrder = this.orders.refusalFor(found, action);
+    if (byOrder) return errorReply("INVALID_STATE", `This reservation is ${byOrder}.`, input.requestId);
     const { decision, seq } = decideNext(current, { type: "reservation", action, reservation: found }, now);
     const cause: Cause = {
       type: `reservation.${action}`,

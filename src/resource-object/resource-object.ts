@@ -1,17 +1,24 @@
 import { DurableObject } from "cloudflare:workers";
 import { config } from "../config";
+import { SYSTEM_REQUEST_ID } from "../domain/ids";
 import type { Replayed } from "../domain/replay";
 import type { Reservation } from "../domain/reservation";
 import type { ResourceState, RulesPatch } from "../domain/resource";
+import { backoffMs } from "../lib/backoff";
+import { logResourceFailure } from "../lib/log";
 import { countingSql, countUsage } from "../lib/usage";
+import { orderStub } from "../order-object/address";
 import { type Availability, availabilityOf } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
+import type { HoldForOrder, ItemRef, ItemReply, ReleaseForOrder } from "../wire/order-items";
 import type { Reply } from "../wire/render";
 import { Background } from "./background";
 import type { Caller, CommandReply, CreateInput, Decided, JoinInput, ReserveInput, TimelinePage } from "./commands";
 import { Explainer, type ExplainQuery, type Explanation } from "./explainer";
 import type { GroupCommit } from "./group-commit";
 import { Ledger } from "./ledger";
+import { OrderDesk } from "./order-desk";
+import { OrderItemsStore } from "./order-items-store";
 import { OutboxCursors } from "./outbox/cursors";
 import type { Drainer } from "./outbox/drainer";
 import type { OutboxBindings } from "./outbox/round";
@@ -24,6 +31,11 @@ import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
 
 export { BACKSTOP_MS, DRAIN_DELAY_MS } from "./background";
+
+/** Order items asked about per alarm; the alarm comes back for the rest. */
+const ASKS_PER_ALARM = 20;
+/** An item whose coordinator said "wait" or did not answer asks again after about this backoff step (~16-32 s). */
+const ASK_RETRY_FAILURES = 6;
 
 /**
  * One resource's single source of truth. Every command runs to completion
@@ -55,6 +67,7 @@ export class ResourceObject extends DurableObject<Env> {
   private readonly waitingList: WaitingDesk;
   private readonly ledger: Ledger;
   private readonly reservations: ReservationDesk;
+  private readonly orders: OrderDesk;
   private readonly background: Background;
   private readonly past: PastStore;
   private readonly pastStates: PastStates;
@@ -69,9 +82,11 @@ export class ResourceObject extends DurableObject<Env> {
     this.store = new ResourceStore(sql);
     const resourceId = () => this.ledger.current?.state.id ?? "";
     this.waitingList = new WaitingDesk(new WaitingListStore(sql, resourceId));
-    this.ledger = new Ledger(ctx.storage, this.store, this.waitingList, () => this.clock());
+    const orderItems = new OrderItemsStore(sql);
+    this.ledger = new Ledger(ctx.storage, this.store, this.waitingList, orderItems, () => this.clock());
     this.groupCommit = this.ledger.groupCommit;
-    this.reservations = new ReservationDesk(this.store, this.waitingList, this.ledger);
+    this.orders = new OrderDesk(this.store, orderItems, this.waitingList, this.ledger);
+    this.reservations = new ReservationDesk(this.store, this.waitingList, this.ledger, this.orders);
     this.past = new PastStore(sql);
     this.pastStates = new PastStates(this.store, this.past, resourceId, (fn) => ctx.storage.transactionSync(fn));
     this.explainer = new Explainer(this.store, this.past, this.pastStates, resourceId);
@@ -149,6 +164,28 @@ export class ResourceObject extends DurableObject<Env> {
 
   leave(input: Caller & { entryId: string }): Promise<CommandReply> {
     return this.decide(input, (current, now) => this.waitingList.leave(current, input, now));
+  }
+
+  // ---- an order's items (order-desk.ts; the coordinator is order-object/) ----
+
+  holdForOrder(input: HoldForOrder): Promise<ItemReply> {
+    return this.itemCall(input, (current, now) => this.orders.hold(current, input, now));
+  }
+
+  confirmForOrder(input: ItemRef): Promise<ItemReply> {
+    return this.itemCall(input, (current, now) => this.orders.confirm(current, input, now));
+  }
+
+  releaseForOrder(input: ReleaseForOrder): Promise<ItemReply> {
+    return this.itemCall(input, (current, now) => this.orders.release(current, input, now));
+  }
+
+  lockForOrder(input: ItemRef): Promise<ItemReply> {
+    return this.itemCall(input, () => this.orders.lock(input));
+  }
+
+  unlockForOrder(input: ItemRef): Promise<ItemReply> {
+    return this.itemCall(input, () => this.orders.unlock(input));
   }
 
   // ---- reads -------------------------------------------------------------
@@ -298,7 +335,46 @@ export class ResourceObject extends DurableObject<Env> {
     this.background.alarmFired();
     if (!this.ledger.current) return;
     this.ledger.processDue(true);
+    await this.askOrders();
     await this.background.drainInAlarm();
+  }
+
+  /**
+   * Undecided order items past their deadline ask their coordinators and do
+   * as told (presumed abort: an order that could still commit answers
+   * "wait"); one that cannot be reached keeps its place and asks again
+   * later: correctness over availability.
+   */
+  private async askOrders(): Promise<void> {
+    const due = this.orders.dueAsks(this.clock(), ASKS_PER_ALARM);
+    await Promise.all(
+      due.map(async (row) => {
+        const ref = { orderId: row.orderId, item: row.item, requestId: SYSTEM_REQUEST_ID };
+        try {
+          const outcome = await orderStub(this.env, row.orderId).outcome({ item: row.item });
+          if (outcome === "confirm") return void (await this.confirmForOrder(ref));
+          if (outcome === "release") return void (await this.releaseForOrder({ ...ref, cause: "REJECTED" }));
+        } catch (err) {
+          logResourceFailure(
+            "order coordinator unreachable; the item keeps its place",
+            this.ledger.current?.state.id,
+            err,
+          );
+        }
+        const askAgain = (current: Sequenced, now: number) => {
+          this.orders.askAgainAt(row, now + backoffMs(ASK_RETRY_FAILURES));
+          return { status: 200, headers: {}, body: "" };
+        };
+        await this.decide({ requestId: SYSTEM_REQUEST_ID }, askAgain);
+      }),
+    );
+  }
+
+  /** An order item's call, answered as plain data (wire/order-items.ts). */
+  private async itemCall(ref: ItemRef, run: (current: Sequenced, now: number) => Decided | Reply): Promise<ItemReply> {
+    const reply = await this.decide({ requestId: ref.requestId }, run);
+    if (reply.status === 404) return { ok: false, code: "NOT_FOUND", reason: "no such resource", seq: null };
+    return JSON.parse(reply.body) as ItemReply;
   }
 
   /** Queues a command decided at the server time of the state it meets (ledger.ts). */

@@ -4,6 +4,16 @@
  * Durable Object SQLite refuses `PRAGMA user_version`, so the applied version
  * lives in a one-row `schema_version` table instead.
  */
+const ORDER_ITEMS = `CREATE TABLE order_items (
+     order_id TEXT NOT NULL,
+     item INTEGER NOT NULL,
+     reservation_id TEXT,
+     state TEXT NOT NULL CHECK (state IN ('HELD', 'CONFIRMED', 'LOCKED', 'RELEASED')),
+     ask_at INTEGER,
+     PRIMARY KEY (order_id, item)
+   ) WITHOUT ROWID;
+   CREATE INDEX order_items_ask ON order_items (ask_at) WHERE state = 'HELD';`;
+
 const MIGRATIONS: string[] = [
   // v1: the resource, its reservations and its timeline. A timeline entry also
   // holds the idempotency record of the request that caused it, so an
@@ -178,6 +188,11 @@ const MIGRATIONS: string[] = [
      remaining INTEGER NOT NULL
    );
    CREATE INDEX availability_views_as_of ON availability_views (as_of);`,
+  // v7: orders across resources. A reservation may be an order's item; the item's place on this resource
+  // (keyed by order and item, so every call of the order's coordinator is idempotent), and when an
+  // undecided hold asks its coordinator what to do. A released item stays, so a late hold is refused.
+  `ALTER TABLE reservations ADD COLUMN order_id TEXT;
+   ${ORDER_ITEMS}`,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
@@ -227,9 +242,11 @@ const FRESH_SCHEMA = `CREATE TABLE schema_version (version INTEGER NOT NULL);
      cancelled_at INTEGER,
      expired_at INTEGER,
      checked_in_at INTEGER,
-     updated_seq INTEGER NOT NULL
+     updated_seq INTEGER NOT NULL,
+     order_id TEXT
    );
    CREATE INDEX reservations_held_expiry ON reservations (expires_at) WHERE status = 'HELD';
+   ${ORDER_ITEMS}
    CREATE TABLE timeline (
      seq INTEGER PRIMARY KEY,
      server_timestamp INTEGER NOT NULL,

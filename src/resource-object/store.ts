@@ -106,8 +106,8 @@ export class ResourceStore {
   insertReservation(r: Reservation): void {
     this.sql.exec(
       `INSERT INTO reservations (id, client_id, quantity, status, server_seq, server_timestamp,
-         expires_at, rules_version, metadata, cancelled_at, expired_at, checked_in_at, updated_seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         expires_at, rules_version, metadata, cancelled_at, expired_at, checked_in_at, updated_seq, order_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       r.id,
       r.clientId,
       r.quantity,
@@ -121,6 +121,7 @@ export class ResourceStore {
       r.expiredAt,
       r.checkedInAt,
       r.serverSeq,
+      r.orderId,
     );
   }
 
@@ -288,6 +289,7 @@ function toReservation(row: Row, resourceId: string): Reservation {
     cancelledAt: row.cancelled_at as number | null,
     expiredAt: row.expired_at as number | null,
     checkedInAt: row.checked_in_at as number | null,
+    orderId: (row.order_id as string | null) ?? null,
   };
 }
 

@@ -58,7 +58,11 @@ export function placeReply(order: Order, requestId: string): Reply {
 }
 
 /** The answer to a confirm or cancel: the order, or why not (`order_id` for operators). */
-export function orderReply(order: Order, requestId: string, refused?: { code: OrderRefusalCode; reason: string }): Reply {
+export function orderReply(
+  order: Order,
+  requestId: string,
+  refused?: { code: OrderRefusalCode; reason: string },
+): Reply {
   if (!refused) return { status: 200, headers: {}, body: JSON.stringify(orderJson(order)) };
   const message = refused.code === "INVALID_STATE" ? REFUSAL_MESSAGE.INVALID_STATE : MESSAGE[refused.code];
   const headers: Record<string, string> = refused.code === "UNAVAILABLE" ? { "Retry-After": "1" } : {};
@@ -69,6 +73,10 @@ export function orderReply(order: Order, requestId: string, refused?: { code: Or
 /** Items still being confirmed or released: the order stands, its items follow; answered 503 so the caller retries. */
 export function unsettledReply(order: Order, requestId: string): Reply {
   const message = `Order ${publicStatus(order.status)}; its items are still being updated. Retry.`;
-  const body = { ...errorJson("UNAVAILABLE", message, requestId), order_id: order.id, status: publicStatus(order.status) };
+  const body = {
+    ...errorJson("UNAVAILABLE", message, requestId),
+    order_id: order.id,
+    status: publicStatus(order.status),
+  };
   return { status: 503, headers: { "Retry-After": "1" }, body: JSON.stringify(body) };
 }

@@ -63,6 +63,7 @@ export function reservationJson(r: Reservation) {
     cancelled_at: iso(r.cancelledAt),
     expired_at: iso(r.expiredAt),
     checked_in_at: iso(r.checkedInAt),
+    order_id: r.orderId,
   };
 }
 

@@ -183,7 +183,7 @@ function heal(w: World): void {
     if (done()) break;
     w.now += HOLD_TTL_MS;
     w.event({ type: "tick" });
-    w.places.forEach((_, i) => w.askAtDeadline(i));
+    for (let i = 0; i < w.places.length; i++) w.askAtDeadline(i);
   }
 }
 
