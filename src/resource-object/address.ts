@@ -5,7 +5,7 @@ import type { ResourceObject } from "./resource-object";
 type FunctionKeys<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
 
 /** The object's own public methods: its RPC surface (not the runtime's handlers, not the test clock). */
-type RpcMethod = Exclude<FunctionKeys<ResourceObject>, keyof DurableObject | "clock">;
+type RpcMethod = Exclude<FunctionKeys<ResourceObject>, keyof DurableObject | "clock" | "coordinator">;
 
 /**
  * The object's methods as the Worker sees them: same arguments, results

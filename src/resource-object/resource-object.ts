@@ -7,7 +7,7 @@ import type { ResourceState, RulesPatch } from "../domain/resource";
 import { backoffMs } from "../lib/backoff";
 import { logResourceFailure } from "../lib/log";
 import { countingSql, countUsage } from "../lib/usage";
-import { orderStub } from "../order-object/address";
+import { type OrderRpc, orderStub } from "../order-object/address";
 import { type Availability, availabilityOf } from "../storage/availability-cache";
 import type { HistoryMessage } from "../storage/history-writer";
 import type { HoldForOrder, ItemRef, ItemReply, ReleaseForOrder } from "../wire/order-items";
@@ -60,6 +60,8 @@ export class ResourceObject extends DurableObject<Env> {
   clock: () => number = () => Date.now();
   /** Where the outbox goes; tests wrap them to inject faults. */
   bindings: OutboxBindings;
+  /** How an undecided order item reaches its order's coordinator; tests wrap it to cut the coordinator off. */
+  coordinator: (orderId: string) => Pick<OrderRpc, "outcome"> = (orderId) => orderStub(this.env, orderId);
   /** Decides the commands that arrive together in one transaction. */
   readonly groupCommit: GroupCommit<CommandReply>;
 
@@ -351,7 +353,7 @@ export class ResourceObject extends DurableObject<Env> {
       due.map(async (row) => {
         const ref = { orderId: row.orderId, item: row.item, requestId: SYSTEM_REQUEST_ID };
         try {
-          const outcome = await orderStub(this.env, row.orderId).outcome({ item: row.item });
+          const outcome = await this.coordinator(row.orderId).outcome({ item: row.item });
           if (outcome === "confirm") return void (await this.confirmForOrder(ref));
           if (outcome === "release") return void (await this.releaseForOrder({ ...ref, cause: "REJECTED" }));
         } catch (err) {
