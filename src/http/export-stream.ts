@@ -19,6 +19,7 @@ const CSV_COLUMNS = [
   "cancelled_at",
   "expired_at",
   "checked_in_at",
+  "order_id",
 ] as const satisfies readonly (keyof ReturnType<typeof reservationJson>)[];
 
 /**

@@ -150,6 +150,17 @@ export class OrderObject extends DurableObject<Env> {
     return outcome;
   }
 
+  /** The webhook consumer gave up on one of this order's events: kept as a step (once per event and target). */
+  recordDeadLetter(d: { eventId: string; url: string; attempts: number | null; error: string }): void {
+    if (!this.order) return;
+    const gaveUp = d.attempts === null ? "gave up" : `gave up after ${d.attempts} attempts`;
+    const which = `webhook ${d.eventId} to ${d.url}:`;
+    const reason = `${which} ${gaveUp}: ${d.error}`;
+    const steps = this.store.steps(0, 1000);
+    if (steps.some((s) => s.action === "webhook.dead_letter" && s.reason.startsWith(which))) return;
+    this.record({ at: this.clock(), item: null, action: "webhook.dead_letter", ok: false, reason });
+  }
+
   override async alarm(): Promise<void> {
     if (!this.order) return;
     await this.drive("system");
@@ -315,7 +326,9 @@ export class OrderObject extends DurableObject<Env> {
         reason: verdict.reason,
         status: order.status,
       });
-      if (publicStatus(order.status) !== publicStatus(before.status)) this.outbox.statusChanged(order);
+      // Webhooks hear of each status; the history also gets the row once the items have followed.
+      const statusChanged = publicStatus(order.status) !== publicStatus(before.status);
+      if (statusChanged || (settled(order) && !settled(before))) this.outbox.changed(order, statusChanged);
     });
     this.order = order;
     return verdict;

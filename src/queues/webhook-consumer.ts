@@ -8,6 +8,7 @@
  */
 import { type Config, config } from "../config";
 import { inPool } from "../lib/pool";
+import { orderStub } from "../order-object/address";
 import { resourceStub } from "../resource-object/address";
 import type { WebhookJob } from "../resource-object/outbox/webhooks";
 import { addToCounters } from "../storage/counters";
@@ -61,10 +62,15 @@ async function attempt(job: WebhookJob, settings: Config, fetcher: typeof fetch)
   }
 }
 
-/** The dead letter, as a decision of the event's resource: in its timeline, then in the history. */
+/**
+ * The dead letter, as a decision of the event's resource: in its timeline, then in the history. An
+ * order's event is recorded among the order's steps (GET /admin/orders/{id}/explain).
+ */
 export function recordDeadLetter(env: Env, job: WebhookJob, attempts: number | null, error: string): Promise<void> {
   const { event, url } = job;
-  return resourceStub(env, event.resource_id).recordDeadLetter({
+  if (event.order_id)
+    return orderStub(env, event.order_id).recordDeadLetter({ eventId: event.id, url, attempts, error });
+  return resourceStub(env, event.resource_id ?? "").recordDeadLetter({
     eventId: event.id,
     eventSeq: event.server_seq,
     url,

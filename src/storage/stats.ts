@@ -32,6 +32,7 @@ export async function metricsSnapshot(db: D1Database) {
   return {
     reservationsByStatus: of("reservations_total").map((c) => ({ status: c.label, n: c.value })),
     rejectionsByCode: of("rejections_total").map((c) => ({ code: c.label, n: c.value })),
+    ordersByStatus: of("orders_total").map((c) => ({ status: c.label, n: c.value })),
     activeResources: totals?.n ?? 0,
     utilization: capacity > 0 ? Number(totals?.confirmed ?? 0) / capacity : 0,
     webhookDeliveries: (["delivered", "retried", "dead_lettered"] as const).map((outcome) => ({

@@ -49,7 +49,10 @@ function placeInput(orderId: string, ids: string[], hold = false): PlaceInput {
 }
 
 /** The coordinator's private steps, as a crash would leave them: the intent, then some calls. */
-type Internals = { begin(input: PlaceInput): void; call(c: { action: string; item: number }, r: string): Promise<boolean> };
+type Internals = {
+  begin(input: PlaceInput): void;
+  call(c: { action: string; item: number }, r: string): Promise<boolean>;
+};
 const internals = (o: OrderObject) => o as unknown as Internals;
 
 /** Runs the coordinator's alarm at `at` by its clock. */
@@ -123,7 +126,10 @@ describe("orders: recovery from lost coordinators, lost replies and late message
     const ids = await resources(2);
     const orderId = newOrderId();
     const reply = await runInDurableObject(coordinator(orderId), (o) => {
-      o.itemCalls = ((real) => (id: string) => cutOff(real(id), "confirmForOrder"))(o.itemCalls);
+      o.itemCalls = (
+        (real) => (id: string) =>
+          cutOff(real(id), "confirmForOrder")
+      )(o.itemCalls);
       return o.place(placeInput(orderId, ids));
     });
     expect(reply.status).toBe(503); // committed, items not yet confirmed
@@ -152,7 +158,10 @@ describe("orders: recovery from lost coordinators, lost replies and late message
     await reserve(b as string, { quantity: 2 }); // b full: the order aborts after holding a
     const orderId = newOrderId();
     const reply = await runInDurableObject(coordinator(orderId), (o) => {
-      o.itemCalls = ((real) => (id: string) => cutOff(real(id), "releaseForOrder"))(o.itemCalls);
+      o.itemCalls = (
+        (real) => (id: string) =>
+          cutOff(real(id), "releaseForOrder")
+      )(o.itemCalls);
       return o.place(placeInput(orderId, [a as string, b as string]));
     });
     expect(reply.status).toBe(503); // refused, but a's release is not acknowledged yet

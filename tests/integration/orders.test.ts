@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { OrderObject } from "../../src/order-object/order-object";
-import { call, createResource, reserve } from "../helpers";
+import { call, createResource, receivedEvents, reserve, settle } from "../helpers";
 
 const json = (res: Response) => res.json<Record<string, any>>();
 
@@ -256,5 +256,36 @@ describe("orders across resources (API v1.2)", () => {
       [1, 0],
       [1, 0],
     ]);
+  });
+
+  it("reaches the history (D1 orders, order_id in exports), the webhooks and /metrics", async () => {
+    const [a, b] = await resources(2);
+    const placed = await json(await order([{ resource_id: a as string }, { resource_id: b as string }]));
+    let row: Record<string, unknown> | null = null;
+    for (let i = 0; i < 100 && row?.status !== "CONFIRMED"; i++) {
+      row = await env.DB.prepare("SELECT * FROM orders WHERE id = ?").bind(placed.id).first();
+      if (row?.status !== "CONFIRMED") await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(row).toMatchObject({ id: placed.id, status: "CONFIRMED", client_id: "user-831" });
+    expect(JSON.parse(String(row?.items)).map((i: any) => i.status)).toEqual(["CONFIRMED", "CONFIRMED"]);
+
+    await settle(a as string);
+    const exported = await call("GET", `/admin/reservations/export?resource_id=${a}&format=ndjson`);
+    const lines = (await exported.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.order_id)).toEqual([placed.id]);
+
+    const events = await receivedEvents("global", (e) => e.order_id === placed.id, 1);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      id: `evt_${placed.id}_confirmed`,
+      type: "order.confirmed",
+      resource_id: null,
+      data: { id: placed.id, status: "CONFIRMED" },
+    });
+    const metrics = await (await call("GET", "/metrics")).text();
+    expect(metrics).toMatch(/^orders_total\{status="CONFIRMED"\} [1-9]\d*$/m);
   });
 });

@@ -11,7 +11,9 @@ import { iso } from "../../wire/render";
 export interface WebhookEvent {
   id: string;
   type: string;
-  resource_id: string;
+  /** The resource that decided; null for an order's own events (`order.*`), which name `order_id`. */
+  resource_id: string | null;
+  order_id?: string;
   server_seq: number;
   occurred_at: string;
   data: Record<string, Json>;
