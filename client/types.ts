@@ -315,6 +315,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Order places on several resources, all or nothing
+         * @description Holds every item in resource-id order, then confirms them all (hold: false) or keeps them held until expires_at (hold: true). When an item cannot be had the answer is 409 (or 404 for an unknown resource) naming the item in error.details, and by then no place is held for the order on any resource.
+         *
+         *     Key: admin or client.
+         */
+        post: operations["postOrders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an order and its items
+         * @description Key: admin or client.
+         */
+        get: operations["getOrdersId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a held order, every item at once
+         * @description Key: admin or client.
+         */
+        post: operations["postOrdersIdConfirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order, releasing every item
+         * @description Key: admin or client.
+         */
+        post: operations["postOrdersIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/waiting-list/join": {
         parameters: {
             query?: never;
@@ -439,6 +521,26 @@ export interface paths {
          * @description Key: admin.
          */
         get: operations["getAdminJobsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/orders/{id}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every step an order took: each item's hold, confirm or release, and what refused
+         * @description Key: admin.
+         */
+        get: operations["getAdminOrdersIdExplain"];
         put?: never;
         post?: never;
         delete?: never;
@@ -722,10 +824,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_UNAUTHENTICATED: {
             error: {
@@ -740,10 +844,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_NOT_FOUND: {
             error: {
@@ -758,10 +864,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE: {
             error: {
@@ -776,10 +884,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_PAYLOAD_TOO_LARGE: {
             error: {
@@ -794,10 +904,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_UNSUPPORTED_MEDIA_TYPE: {
             error: {
@@ -812,10 +924,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_IDEMPOTENCY_KEY_REUSED: {
             error: {
@@ -830,10 +944,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_RATE_LIMITED: {
             error: {
@@ -848,10 +964,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_INTERNAL: {
             error: {
@@ -866,10 +984,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_UNAVAILABLE_or_MAINTENANCE: {
             error: {
@@ -884,10 +1004,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_UNAVAILABLE: {
             error: {
@@ -902,10 +1024,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_INVALID_STATE: {
             error: {
@@ -920,10 +1044,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_FORBIDDEN: {
             error: {
@@ -938,10 +1064,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_RESOURCE_EXISTS: {
             error: {
@@ -956,10 +1084,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Error_PRECONDITION_FAILED: {
             error: {
@@ -974,10 +1104,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         EmptyBody: Record<string, never>;
         Error: {
@@ -993,10 +1125,12 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description Set on a reservation decision that went against the caller.
+             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
              * @enum {string}
              */
-            status?: "REJECTED";
+            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            /** @description The order a refusal or an order's 503 is about (for operators). */
+            order_id?: string;
         };
         Health: {
             /** @enum {string} */
@@ -1128,6 +1262,8 @@ export interface components {
             expired_at: string | null;
             /** Format: date-time */
             checked_in_at: string | null;
+            /** @description The order it is an item of (its order confirms or cancels it; check-in is per item), or null */
+            order_id: string | null;
         };
         CreateReservationBody: {
             resource_id: string;
@@ -1135,6 +1271,54 @@ export interface components {
             /** @default 1 */
             quantity?: number;
             /** @default false */
+            hold?: boolean;
+            /** @description A JSON object, stored as is (at most 4 KiB as JSON, 16 levels deep). */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        Order: {
+            /** @description ord_ and 22 base64url characters */
+            id: string;
+            client_id: string;
+            /** @enum {string} */
+            status: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
+            hold: boolean;
+            items: {
+                resource_id: string;
+                quantity: number;
+                reservation_id: string | null;
+                /**
+                 * @description The item's reservation's status; null while none is held (a refused or aborted item)
+                 * @enum {string|null}
+                 */
+                status: "HELD" | "CONFIRMED" | "CHECKED_IN" | "CANCELLED" | "EXPIRED" | null;
+            }[];
+            /**
+             * Format: date-time
+             * @description A held order's end: the earliest of its items' hold expiries
+             */
+            expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            metadata: {
+                [key: string]: unknown;
+            };
+        };
+        CreateOrderBody: {
+            client_id: string;
+            /** @description Distinct resources; holds are placed in resource-id order */
+            items: {
+                resource_id: string;
+                /** @default 1 */
+                quantity?: number;
+            }[];
+            /**
+             * @description true: hold every item until expires_at; false: confirm them all at once
+             * @default false
+             */
             hold?: boolean;
             /** @description A JSON object, stored as is (at most 4 KiB as JSON, 16 levels deep). */
             metadata?: {
@@ -1273,6 +1457,26 @@ export interface components {
             finished_at: string | null;
             /** Format: date-time */
             updated_at: string;
+        };
+        OrderExplanation: {
+            order: components["schemas"]["Order"];
+            steps: {
+                seq: number;
+                /** Format: date-time */
+                at: string;
+                item: number | null;
+                resource_id: string | null;
+                /** @description create, holding, held, refused, unreachable, confirmed, released, …, tick, asked */
+                action: string;
+                ok: boolean;
+                /** @description The item's resource decision that answered */
+                server_seq: number | null;
+                code: string | null;
+                reason: string;
+                /** @description The order's status after the step */
+                status: string;
+            }[];
+            next_after_seq: number | null;
         };
         ResourceStateAt: {
             at_seq: number;
@@ -1490,6 +1694,8 @@ export interface components {
                 expired_at: string | null;
                 /** Format: date-time */
                 checked_in_at: string | null;
+                /** @description The order it is an item of (its order confirms or cancels it; check-in is per item), or null */
+                order_id: string | null;
             };
             /** @description Every decision about the reservation */
             reservation_decisions?: {
@@ -2487,6 +2693,200 @@ export interface operations {
             503: components["responses"]["UNAVAILABLE_or_MAINTENANCE"];
         };
     };
+    postOrders: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /** @description A retry with the same key and body replays the first reply (Idempotent-Replayed: true); a different body is a 422. Keys are scoped to the caller, the route and the resource: the same key on another resource is another request. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateOrderBody"];
+            };
+        };
+        responses: {
+            /** @description Ordered: every item CONFIRMED, or HELD until expires_at. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            404: components["responses"]["NOT_FOUND"];
+            /** @description RESOURCE_FULL, RESOURCE_CLOSED, INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE"];
+                };
+            };
+            413: components["responses"]["PAYLOAD_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE_or_MAINTENANCE"];
+        };
+    };
+    getOrdersId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order; each item's status as its resource has it. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            401: components["responses"]["UNAUTHENTICATED"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    postOrdersIdConfirm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /** @description A retry with the same key and body replays the first reply (Idempotent-Replayed: true); a different body is a 422. Keys are scoped to the caller, the route and the resource: the same key on another resource is another request. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description No body, or an empty JSON object. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description Confirmed (or already). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            404: components["responses"]["NOT_FOUND"];
+            /** @description INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_INVALID_STATE"];
+                };
+            };
+            413: components["responses"]["PAYLOAD_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE_or_MAINTENANCE"];
+        };
+    };
+    postOrdersIdCancel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /** @description A retry with the same key and body replays the first reply (Idempotent-Replayed: true); a different body is a 422. Keys are scoped to the caller, the route and the resource: the same key on another resource is another request. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description No body, or an empty JSON object. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
+        responses: {
+            /** @description Cancelled (or already). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
+            401: components["responses"]["UNAUTHENTICATED"];
+            404: components["responses"]["NOT_FOUND"];
+            /** @description INVALID_STATE (a refused decision also has "status": "REJECTED") */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error_INVALID_STATE"];
+                };
+            };
+            413: components["responses"]["PAYLOAD_TOO_LARGE"];
+            415: components["responses"]["UNSUPPORTED_MEDIA_TYPE"];
+            422: components["responses"]["IDEMPOTENCY_KEY_REUSED"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE_or_MAINTENANCE"];
+        };
+    };
     postWaitingListJoin: {
         parameters: {
             query?: never;
@@ -2790,6 +3190,42 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            401: components["responses"]["UNAUTHENTICATED"];
+            403: components["responses"]["FORBIDDEN"];
+            404: components["responses"]["NOT_FOUND"];
+            429: components["responses"]["RATE_LIMITED"];
+            500: components["responses"]["INTERNAL"];
+            503: components["responses"]["UNAVAILABLE"];
+        };
+    };
+    getAdminOrdersIdExplain: {
+        parameters: {
+            query?: {
+                after_seq?: number | null;
+                limit?: number;
+            };
+            header?: {
+                /** @description Reused as the request's id when it matches the pattern (X-Correlation-Id too); else a UUID. */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order and its steps, oldest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderExplanation"];
+                };
+            };
+            400: components["responses"]["VALIDATION_ERROR"];
             401: components["responses"]["UNAUTHENTICATED"];
             403: components["responses"]["FORBIDDEN"];
             404: components["responses"]["NOT_FOUND"];
