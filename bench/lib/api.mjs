@@ -15,7 +15,7 @@ export function adminHeaders(server) {
  * One API call. A network error is retried twice: a keep-alive socket left
  * idle during a load run can be closed by the server just as it is reused.
  */
-async function call(server, method, path, body) {
+export async function call(server, method, path, body) {
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await fetch(`${server.base}${path}`, {

@@ -68,6 +68,21 @@ export function targets(aggregated, connections) {
   add("reads / health req/s", ratio(rps("reads"), rps("health")), ">= 0.9", (v) => v >= 0.9);
   add(`spread-uniform / ${hotKey} req/s`, ratio(rps("spread-uniform"), rps(hotKey)), ">= 1", (v) => v >= 1);
   add(`spread-zipf / ${hotKey} req/s`, ratio(rps("spread-zipf"), rps(hotKey)), ">= 1", (v) => v >= 1);
+  // Orders: latency against a single reservation's on the same server, items confirmed per second against its rate.
+  for (const key of ["orders-2-items", "orders-3-items"]) {
+    add(
+      `p50 ${key} / p50 orders-single`,
+      ratio(row(key)?.p50_ms, row("orders-single")?.p50_ms),
+      "<= 2.5",
+      (v) => v <= 2.5,
+    );
+    add(
+      `${key} items/s / orders-single req/s`,
+      ratio(row(key)?.info.items_per_s, rps("orders-single")),
+      ">= 0.5",
+      (v) => v >= 0.5,
+    );
+  }
   add("deep-100k / deep-empty req/s", ratio(rps("deep-100k"), rps("deep-empty")), ">= 0.9", (v) => v >= 0.9);
   const inProcess = row("in-process")?.info;
   add("in-process full / bare", inProcess?.ratio, ">= 0.5", (v) => v >= 0.5);

@@ -10,11 +10,12 @@ import { hot } from "./hot.mjs";
 import { inProcess } from "./in-process.mjs";
 import { memory } from "./memory.mjs";
 import { mixed } from "./mixed.mjs";
+import { orders } from "./orders.mjs";
 import { reads } from "./reads.mjs";
 import { sellout } from "./sellout.mjs";
 import { spread } from "./spread.mjs";
 
-export const SCENARIOS = [floor, hot, sellout, spread, reads, mixed, deep, history, memory, inProcess, explain];
+export const SCENARIOS = [floor, hot, sellout, spread, reads, mixed, orders, deep, history, memory, inProcess, explain];
 
 /**
  * `all` is everything but memory, which takes a minute and runs only with --memory (or by name), and

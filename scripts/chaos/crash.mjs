@@ -12,11 +12,14 @@
 //   - every reservation that got a 201 exists, with the status last acknowledged;
 //   - no resource ever exceeds its capacity, at any server_seq (timeline replay);
 //   - every committed change reaches D1 history exactly once;
-//   - a retry whose answer was lost returns the original outcome, never a second reservation.
+//   - a retry whose answer was lost returns the original outcome, never a second reservation;
+//   - every order (2–5 items, placed alongside) ends all or nothing within the hold TTL plus a
+//     minute, and each of its resources' places are exactly its confirmed orders' items.
 // Exits non-zero on any violation. See docs/reliability.md.
 //
 // Flags: --kills <n> (10)  --clients <n> (16)  --min-gap <s> (3)  --max-gap <s> (8)
 //        --spread <n> (20)  --hot-capacity <n> (300)  --spread-capacity <n> (20)
+//        --order-clients <n> (4)  --order-resources <n> (6)
 //        --seed <n> (random)  --keep (keep the temp dir: state, logs, client log)
 //        --self-test (only check that the verifier catches fabricated faults)
 import { randomBytes } from "node:crypto";
@@ -27,6 +30,7 @@ import { parseArgs } from "node:util";
 import { mapLimit } from "../../bench/lib/util.mjs";
 import { Admin, request } from "./api.mjs";
 import { Load, prng } from "./load.mjs";
+import { OrderLoad } from "./orders.mjs";
 import { selfTest } from "./self-test.mjs";
 import { buildBundle, DevServer, freePort, migrate, queryD1, sleep } from "./server.mjs";
 import { historyCaughtUp, verify } from "./verify.mjs";
@@ -44,6 +48,8 @@ const { values: args } = parseArgs({
     spread: { type: "string", default: "20" },
     "hot-capacity": { type: "string", default: "300" },
     "spread-capacity": { type: "string", default: "20" },
+    "order-clients": { type: "string", default: "4" },
+    "order-resources": { type: "string", default: "6" },
     seed: { type: "string" },
     keep: { type: "boolean", default: false },
     "self-test": { type: "boolean", default: false },
@@ -65,6 +71,8 @@ const opts = {
   spread: int("spread", 1),
   hotCapacity: int("hot-capacity", 1),
   spreadCapacity: int("spread-capacity", 1),
+  orderClients: int("order-clients", 0),
+  orderResources: int("order-resources", 5),
   seed: args.seed === undefined ? randomBytes(4).readUInt32BE() : int("seed", 0),
 };
 if (!(opts.minGap > 0 && opts.maxGap >= opts.minGap)) {
@@ -148,7 +156,13 @@ async function run() {
   if (keyRes.status !== 201) throw new Error(`POST /admin/api-keys answered ${keyRes.status}`);
   const hot = "hot";
   const spread = Array.from({ length: opts.spread }, (_, i) => `spread-${String(i).padStart(2, "0")}`);
-  for (const [id, capacity] of [[hot, opts.hotCapacity], ...spread.map((s) => [s, opts.spreadCapacity])]) {
+  const orderResources = Array.from({ length: opts.orderResources }, (_, i) => `order-r${i}`);
+  const withCapacity = [
+    [hot, opts.hotCapacity],
+    ...spread.map((s) => [s, opts.spreadCapacity]),
+    ...orderResources.map((o) => [o, opts.spreadCapacity]),
+  ];
+  for (const [id, capacity] of withCapacity) {
     const res = await request(`${server.base}/resources`, {
       method: "POST",
       token: adminToken,
@@ -157,7 +171,7 @@ async function run() {
     });
     if (res.lost || res.status !== 201) throw new Error(`POST /resources ${id}: ${res.error ?? res.status}`);
   }
-  const resourceIds = [hot, ...spread];
+  const resourceIds = [hot, ...spread, ...orderResources];
   log(`setup: ${hot} (capacity ${opts.hotCapacity}) and ${spread.length} × capacity ${opts.spreadCapacity}`);
 
   // Load, with the client log written as NDJSON beside the state for debugging.
@@ -171,8 +185,16 @@ async function run() {
     random,
     onAttempt: (a) => clientLog.write(`${JSON.stringify(a)}\n`),
   });
+  const orderLoad = new OrderLoad({
+    server,
+    token: keyRes.body.key,
+    clients: opts.orderClients,
+    resources: orderResources,
+    random,
+  });
   const loadStart = Date.now();
   load.start();
+  orderLoad.start();
 
   // Chaos: SIGKILL at random moments, restart on the same port and state, go on.
   const kills = [];
@@ -190,7 +212,7 @@ async function run() {
     );
   }
   await sleep(gap()); // load on the last incarnation too, so its retries and new requests go through
-  await load.stop();
+  await Promise.all([load.stop(), orderLoad.stop()]);
   const loadMs = Date.now() - loadStart;
   await new Promise((resolve) => clientLog.end(resolve));
   log(`load stopped: ${load.log.length} attempts in ${(loadMs / 1000).toFixed(1)} s`);
@@ -201,6 +223,9 @@ async function run() {
     log(`waiting ${((lastExpiry - Date.now()) / 1000).toFixed(0)} s for the last holds to lapse`);
     await sleep(lastExpiry - Date.now() + 1500);
   }
+  // Orders end by their own coordinators' alarms and their items' questions: wait for every one to settle.
+  const ordersSettled = await orderLoad.settled(admin);
+  log(`orders: ${ordersSettled.orders.length} heard of, ${ordersSettled.open} still open`);
   const resources = Object.fromEntries(await mapLimit(resourceIds, 8, async (id) => [id, await admin.resource(id)]));
 
   // The outboxes drain to the history queue, whose consumer writes D1. A crash loses what the local
@@ -250,6 +275,10 @@ async function run() {
   );
 
   const { violations, stats } = verify(ev);
+  const orderCheck = orderLoad.verify(ordersSettled.orders, resources);
+  violations.push(...orderCheck.violations);
+  stats.orders = orderCheck.stats.orders;
+  const orderStatuses = orderCheck.stats.statuses;
   const totalMs = Date.now() - t0;
   const summary = {
     seed: opts.seed,
@@ -261,6 +290,7 @@ async function run() {
     totalMs,
     stats,
     outcomes: outcomes(load.log),
+    orderStatuses,
   };
   writeFileSync(path.join(tmp, "summary.json"), JSON.stringify({ ...summary, violations }, null, 2));
   report(summary, violations);
@@ -308,6 +338,9 @@ function report(summary, violations) {
     `  reservations checked       ${s.reservationsChecked} acknowledged (201), read back from their objects`,
     `  timeline rows replayed     ${s.timelineRows} (${s.replayedReservations} reservations)`,
     `  D1 rows checked            ${s.d1RowsChecked} (export, listing, audit, decision_events) + aggregates; outbox drained in ${(summary.drainMs / 1000).toFixed(1)} s, ${summary.historyRepaired} decisions repaired by the reconciler`,
+    `  orders checked             ${s.orders}, all or nothing (${Object.entries(summary.orderStatuses ?? {})
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(", ")})`,
     `  duplicates found           ${s.duplicates}`,
     `  violations                 ${violations.length}`,
     `  duration                   ${(summary.totalMs / 1000).toFixed(0)} s in all; seed ${summary.seed}; ${os.cpus().length} cores shared by load and server`,
