@@ -29,12 +29,14 @@ function errorBody(codes: [ErrorCode, ...ErrorCode[]]) {
       request_id: z.string(),
     }),
     status: z
-      .enum(["REJECTED", "CONFIRMED", "CANCELLED", "EXPIRED", "HELD"])
+      .literal("REJECTED")
       .optional()
-      .describe(
-        "REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.",
-      ),
+      .describe("Set on a reservation or order decision that went against the caller."),
     order_id: z.string().optional().describe("The order a refusal or an order's 503 is about (for operators)."),
+    order_status: z
+      .enum(["PENDING", "HELD", "CONFIRMED", "CANCELLED", "EXPIRED", "REJECTED"])
+      .optional()
+      .describe("An order's status on a 503 while its items are still being updated (retry to see them follow)."),
   });
 }
 

@@ -76,7 +76,7 @@ export function unsettledReply(order: Order, requestId: string): Reply {
   const body = {
     ...errorJson("UNAVAILABLE", message, requestId),
     order_id: order.id,
-    status: publicStatus(order.status),
+    order_status: publicStatus(order.status),
   };
   return { status: 503, headers: { "Retry-After": "1" }, body: JSON.stringify(body) };
 }

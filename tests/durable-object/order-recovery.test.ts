@@ -133,7 +133,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
       return o.place(placeInput(orderId, ids));
     });
     expect(reply.status).toBe(503); // committed, items not yet confirmed
-    expect(JSON.parse(reply.body)).toMatchObject({ status: "CONFIRMED", order_id: orderId });
+    expect(JSON.parse(reply.body)).toMatchObject({ order_status: "CONFIRMED", order_id: orderId });
     expect(await places(ids)).toEqual([
       [0, 1],
       [0, 1],
@@ -165,7 +165,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
       return o.place(placeInput(orderId, [a as string, b as string]));
     });
     expect(reply.status).toBe(503); // refused, but a's release is not acknowledged yet
-    expect(JSON.parse(reply.body)).toMatchObject({ status: "REJECTED", order_id: orderId });
+    expect(JSON.parse(reply.body)).toMatchObject({ order_status: "REJECTED", order_id: orderId });
     expect(await places([a as string])).toEqual([[0, 1]]);
     await runInDurableObject(coordinator(orderId), (o) => {
       o.itemCalls = (id) => env.RESOURCE_OBJECT.get(env.RESOURCE_OBJECT.idFromName(id)) as unknown as ItemCalls;

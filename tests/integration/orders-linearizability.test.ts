@@ -10,6 +10,9 @@ import { describe, expect, it } from "vitest";
 import { call, createResource, reserve } from "../helpers";
 import { linearize, type Op, type Timed } from "../support/linearizability";
 
+/** Small enough that orders and singles compete for the last places, large enough that some orders win. */
+const CAPACITY = 4;
+
 type OrderAnswer = { status: number; body: Record<string, any> };
 
 /** What an order did on each of its resources, as operations of that resource's history. */
@@ -39,7 +42,7 @@ describe("orders and single reservations under concurrent load", () => {
     const outcomes = { 201: 0, 409: 0 };
     for (let round = 0; round < 4; round++) {
       const ids: string[] = [];
-      for (let i = 0; i < 3; i++) ids.push((await createResource({ capacity: 3 })).id as string);
+      for (let i = 0; i < 3; i++) ids.push((await createResource({ capacity: CAPACITY })).id as string);
       const histories = new Map<string, Timed[]>(ids.map((id) => [id, []]));
       const orders: { id: string; status: number }[] = [];
       const timed = async <T>(send: () => Promise<T>): Promise<[T, [number, number]]> => {
@@ -84,7 +87,7 @@ describe("orders and single reservations under concurrent load", () => {
         }
       };
       const first = await Promise.all([
-        ...Array.from({ length: 6 }, (_, i) => single(i)),
+        ...Array.from({ length: 4 }, (_, i) => single(i)),
         ...Array.from({ length: 5 }, (_, i) => order(i)),
       ]);
       // A second wave: singles confirmed or cancelled while more orders and singles compete.
@@ -105,7 +108,7 @@ describe("orders and single reservations under concurrent load", () => {
       ]);
 
       for (const [resourceId, history] of histories) {
-        expect(linearize(history, 3), `${resourceId}: ${JSON.stringify(history)}`).not.toBeNull();
+        expect(linearize(history, CAPACITY), `${resourceId}: ${JSON.stringify(history)}`).not.toBeNull();
         const r = await (await call("GET", `/resources/${resourceId}`)).json<Record<string, any>>();
         expect(r.confirmed + r.held).toBeLessThanOrEqual(r.capacity);
       }

@@ -27,6 +27,9 @@ describe("roles", () => {
 
     // A request each documented route answers with success when the key may call it; fresh objects where a
     // success can happen only once (a check-in, a revocation).
+    const orderId = async (hold = false) =>
+      (await json(await call("POST", "/orders", { body: { client_id: "m", hold, items: [{ resource_id: id }] } })))
+        .id as string;
     type Request = { path: string; body?: unknown; raw?: string; headers?: Record<string, string> };
     const requests: Record<string, () => Promise<Request>> = {
       "POST /reservations": async () => ({ path: "/reservations", body: { resource_id: id, client_id: "m" } }),
@@ -34,6 +37,11 @@ describe("roles", () => {
       "POST /reservations/{id}/confirm": async () => ({ path: `/reservations/${await reservationId(true)}/confirm` }),
       "POST /reservations/{id}/cancel": async () => ({ path: `/reservations/${await reservationId()}/cancel` }),
       "POST /reservations/{id}/check-in": async () => ({ path: `/reservations/${await confirmed()}/check-in` }),
+      "POST /orders": async () => ({ path: "/orders", body: { client_id: "m", items: [{ resource_id: id }] } }),
+      "GET /orders/{id}": async () => ({ path: `/orders/${await orderId()}` }),
+      "POST /orders/{id}/confirm": async () => ({ path: `/orders/${await orderId(true)}/confirm` }),
+      "POST /orders/{id}/cancel": async () => ({ path: `/orders/${await orderId()}/cancel` }),
+      "GET /admin/orders/{id}/explain": async () => ({ path: `/admin/orders/${await orderId()}/explain` }),
       "POST /waiting-list/join": async () => ({
         path: "/waiting-list/join",
         body: { resource_id: id, client_id: "m" },
