@@ -63,6 +63,13 @@ async function alarmAt(orderId: string, at: number): Promise<void> {
   await runDurableObjectAlarm(coordinator(orderId));
 }
 
+/** The coordinator's item calls as they are normally (the real resource objects). */
+async function reconnect(orderId: string): Promise<void> {
+  await runInDurableObject(coordinator(orderId), (o) => {
+    o.itemCalls = (id) => env.RESOURCE_OBJECT.get(env.RESOURCE_OBJECT.idFromName(id)) as unknown as ItemCalls;
+  });
+}
+
 /** The item calls with `failing` replaced by one that throws (the resource unreachable). */
 function cutOff(real: ItemCalls, failing: keyof ItemCalls): ItemCalls {
   return new Proxy(real, {
@@ -139,9 +146,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
       [0, 1],
     ]);
     // The coordinator comes back with its calls working again; its retry alarm confirms the items.
-    await runInDurableObject(coordinator(orderId), (o) => {
-      o.itemCalls = (id) => env.RESOURCE_OBJECT.get(env.RESOURCE_OBJECT.idFromName(id)) as unknown as ItemCalls;
-    });
+    await reconnect(orderId);
     const retryAt = await runInDurableObject(coordinator(orderId), (_, s) => s.storage.getAlarm());
     expect(retryAt).not.toBeNull();
     await alarmAt(orderId, Date.now());
@@ -167,9 +172,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
     expect(reply.status).toBe(503); // refused, but a's release is not acknowledged yet
     expect(JSON.parse(reply.body)).toMatchObject({ order_status: "REJECTED", order_id: orderId });
     expect(await places([a as string])).toEqual([[0, 1]]);
-    await runInDurableObject(coordinator(orderId), (o) => {
-      o.itemCalls = (id) => env.RESOURCE_OBJECT.get(env.RESOURCE_OBJECT.idFromName(id)) as unknown as ItemCalls;
-    });
+    await reconnect(orderId);
     await alarmAt(orderId, Date.now());
     expect(await places([a as string, b as string])).toEqual([
       [0, 0],
