@@ -288,4 +288,19 @@ describe("orders across resources (API v1.2)", () => {
     const metrics = await (await call("GET", "/metrics")).text();
     expect(metrics).toMatch(/^orders_total\{status="CONFIRMED"\} [1-9]\d*$/m);
   });
+
+  it("counts an order's holds in availability, and offers the places it releases to the waiting list", async () => {
+    const r = (await createResource({ capacity: 1, waiting_list_enabled: true })).id as string;
+    const [other] = await resources(1);
+    const held = await json(await order([{ resource_id: r }, { resource_id: other as string }], { hold: true }));
+    expect(held.status).toBe("HELD");
+    const availability = await json(await call("GET", `/availability?resource_id=${r}`));
+    expect(availability).toMatchObject({ remaining: 0 });
+    const waiting = await json(
+      await call("POST", "/waiting-list/join", { body: { resource_id: r, client_id: "next-in-line" } }),
+    );
+    expect(waiting.status).toBe("WAITING");
+    expect((await call("POST", `/orders/${held.id}/cancel`)).status).toBe(200);
+    expect(await json(await call("GET", `/waiting-list/${waiting.id}`))).toMatchObject({ status: "NOTIFIED" });
+  });
 });
