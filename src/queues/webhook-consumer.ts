@@ -68,8 +68,8 @@ async function attempt(job: WebhookJob, settings: Config, fetcher: typeof fetch)
  */
 export function recordDeadLetter(env: Env, job: WebhookJob, attempts: number | null, error: string): Promise<void> {
   const { event, url } = job;
-  if (event.order_id)
-    return orderStub(env, event.order_id).recordDeadLetter({ eventId: event.id, url, attempts, error });
+  const orderId = event.order_id;
+  if (orderId) return orderStub(env, orderId).recordDeadLetter({ orderId, eventId: event.id, url, attempts, error });
   return resourceStub(env, event.resource_id ?? "").recordDeadLetter({
     eventId: event.id,
     eventSeq: event.server_seq,

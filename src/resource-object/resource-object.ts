@@ -353,7 +353,7 @@ export class ResourceObject extends DurableObject<Env> {
       due.map(async (row) => {
         const ref = { orderId: row.orderId, item: row.item, requestId: SYSTEM_REQUEST_ID };
         try {
-          const outcome = await this.coordinator(row.orderId).outcome({ item: row.item });
+          const outcome = await this.coordinator(row.orderId).outcome({ orderId: row.orderId, item: row.item });
           if (outcome === "confirm") return void (await this.confirmForOrder(ref));
           if (outcome === "release") return void (await this.releaseForOrder({ ...ref, cause: "REJECTED" }));
         } catch (err) {

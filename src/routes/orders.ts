@@ -1,8 +1,8 @@
 /**
  * Orders (docs/api.md, Orders): one booking across resources, all or
- * nothing. Each order has its own coordinator object (order-object/),
- * addressed by the order id; under an Idempotency-Key the id is a digest of
- * the caller's key, so a retry finds the same order without a lookup.
+ * nothing. Each order has its coordinator in the shard object its id names
+ * (order-object/); under an Idempotency-Key the id is a digest of the
+ * caller's key, so a retry finds the same order without a lookup.
  */
 import type { ErrorCode } from "../domain/errors";
 import { isOrderId, newOrderId, orderIdOfDigest } from "../domain/ids";
@@ -65,7 +65,7 @@ const get = at({
 });
 orders.openapi(get, async (c) => {
   const id = knownOrderId(pathParam(c, "id"));
-  const order = await orderStub(c.env, id).get();
+  const order = await orderStub(c.env, id).get(id);
   if (!order) throw orderNotFound();
   // A check-in happens on the item's resource: ask each resource holding a reservation of the order.
   const statuses = await Promise.all(
@@ -94,7 +94,7 @@ const transition = (path: string, summary: string, done: string) =>
 const confirm = transition("/{id}/confirm", "Confirm a held order, every item at once", "Confirmed (or already).");
 orders.openapi(confirm, async (c) => {
   const id = knownOrderId(pathParam(c, "id"));
-  const reply = await orderStub(c.env, id).confirm({ requestId: callerOf(c).requestId });
+  const reply = await orderStub(c.env, id).confirm({ orderId: id, requestId: callerOf(c).requestId });
   if (!reply) throw orderNotFound();
   return sendReply(c, reply);
 });
@@ -102,7 +102,7 @@ orders.openapi(confirm, async (c) => {
 const cancel = transition("/{id}/cancel", "Cancel an order, releasing every item", "Cancelled (or already).");
 orders.openapi(cancel, async (c) => {
   const id = knownOrderId(pathParam(c, "id"));
-  const reply = await orderStub(c.env, id).cancel({ requestId: callerOf(c).requestId });
+  const reply = await orderStub(c.env, id).cancel({ orderId: id, requestId: callerOf(c).requestId });
   if (!reply) throw orderNotFound();
   return sendReply(c, reply);
 });
@@ -124,7 +124,7 @@ const explain = route("/admin/orders", {
 orderAdmin.openapi(explain, async (c) => {
   const query = valid(c, "query", TimelineQuery);
   const id = knownOrderId(pathParam(c, "id"));
-  const found = await orderStub(c.env, id).steps({ afterSeq: query.after_seq, limit: query.limit });
+  const found = await orderStub(c.env, id).steps({ orderId: id, afterSeq: query.after_seq, limit: query.limit });
   if (!found) throw orderNotFound();
   const { order, steps } = found;
   const last = steps.at(-1);

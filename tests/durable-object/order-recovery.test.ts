@@ -11,6 +11,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newOrderId } from "../../src/domain/ids";
+import { orderShard } from "../../src/order-object/address";
+import { Coordinator, type CoordinatorParts } from "../../src/order-object/coordinator";
 import type { ItemCalls, OrderObject, PlaceInput } from "../../src/order-object/order-object";
 import { call, createResource, objectOf, reserve } from "../helpers";
 
@@ -18,7 +20,18 @@ const json = (res: Response) => res.json<Record<string, any>>();
 
 function coordinator(orderId: string): DurableObjectStub<OrderObject> {
   const ns = env.ORDER_OBJECT as DurableObjectNamespace<OrderObject>;
-  return ns.get(ns.idFromName(orderId));
+  return ns.get(ns.idFromName(orderShard(orderId)));
+}
+
+/** Shards this file used: each test's order gets a shard of its own, so their clocks and alarms never mix. */
+const usedShards = new Set<string>();
+function freshOrderId(): string {
+  for (;;) {
+    const id = newOrderId();
+    if (usedShards.has(orderShard(id))) continue;
+    usedShards.add(orderShard(id));
+    return id;
+  }
 }
 
 async function resources(n: number, capacity = 2): Promise<string[]> {
@@ -48,12 +61,15 @@ function placeInput(orderId: string, ids: string[], hold = false): PlaceInput {
   };
 }
 
-/** The coordinator's private steps, as a crash would leave them: the intent, then some calls. */
-type Internals = {
-  begin(input: PlaceInput): void;
-  call(c: { action: string; item: number }, r: string): Promise<boolean>;
-};
-const internals = (o: OrderObject) => o as unknown as Internals;
+/** The shard's private parts, to leave what a crash would: the intent, then some calls, and nothing more. */
+type Shard = { parts: CoordinatorParts; coordinators: Map<string, Coordinator> };
+type Calling = { call(c: { action: string; item: number }, requestId: string): Promise<boolean> };
+function begin(o: OrderObject, input: PlaceInput): Calling {
+  const shard = o as unknown as Shard;
+  const coordinator = Coordinator.begin(shard.parts, input);
+  shard.coordinators.set(input.orderId, coordinator);
+  return coordinator as unknown as Calling;
+}
 
 /** Runs the coordinator's alarm at `at` by its clock. */
 async function alarmAt(orderId: string, at: number): Promise<void> {
@@ -61,6 +77,9 @@ async function alarmAt(orderId: string, at: number): Promise<void> {
     o.clock = () => at;
   });
   await runDurableObjectAlarm(coordinator(orderId));
+  await runInDurableObject(coordinator(orderId), (o) => {
+    o.clock = () => Date.now();
+  });
 }
 
 /** The coordinator's item calls as they are normally (the real resource objects). */
@@ -83,10 +102,10 @@ function cutOff(real: ItemCalls, failing: keyof ItemCalls): ItemCalls {
 describe("orders: recovery from lost coordinators, lost replies and late messages", () => {
   it("aborts an order whose coordinator was lost right after its intent, at its deadline (presumed abort)", async () => {
     const ids = await resources(2);
-    const orderId = newOrderId();
+    const orderId = freshOrderId();
     const deadline = await runInDurableObject(coordinator(orderId), (o) => {
-      internals(o).begin(placeInput(orderId, ids));
-      return o.get()?.deadline as number;
+      begin(o, placeInput(orderId, ids));
+      return o.get(orderId)?.deadline as number;
     });
     expect(await runInDurableObject(coordinator(orderId), (_, s) => s.storage.getAlarm())).toBe(deadline);
     await alarmAt(orderId, deadline);
@@ -100,15 +119,15 @@ describe("orders: recovery from lost coordinators, lost replies and late message
 
   it("releases the holds placed before the coordinator was lost (k of n), and refuses their late repeats", async () => {
     const ids = await resources(3);
-    const orderId = newOrderId();
+    const orderId = freshOrderId();
     const { deadline, asked } = await runInDurableObject(coordinator(orderId), async (o) => {
-      internals(o).begin(placeInput(orderId, ids));
-      const order = o.get();
+      const coordinatorOf = begin(o, placeInput(orderId, ids));
+      const order = o.get(orderId);
       const inHoldOrder = [...(order?.items ?? []).keys()].sort((a, b) =>
         (order?.items[a]?.resourceId ?? "") < (order?.items[b]?.resourceId ?? "") ? -1 : 1,
       );
       const asked = inHoldOrder.slice(0, 2);
-      for (const item of asked) await internals(o).call({ action: "hold", item }, "req");
+      for (const item of asked) await coordinatorOf.call({ action: "hold", item }, "req");
       return { deadline: order?.deadline as number, asked };
     });
     expect((await places(ids)).map(([, held]) => held).reduce((a, b) => a + b)).toBe(2);
@@ -131,7 +150,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
 
   it("confirms every item after a commit whose confirmations were lost, by the alarm", async () => {
     const ids = await resources(2);
-    const orderId = newOrderId();
+    const orderId = freshOrderId();
     const reply = await runInDurableObject(coordinator(orderId), (o) => {
       o.itemCalls = (
         (real) => (id: string) =>
@@ -149,7 +168,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
     await reconnect(orderId);
     const retryAt = await runInDurableObject(coordinator(orderId), (_, s) => s.storage.getAlarm());
     expect(retryAt).not.toBeNull();
-    await alarmAt(orderId, Date.now());
+    await alarmAt(orderId, retryAt as number);
     expect(await places(ids)).toEqual([
       [1, 0],
       [1, 0],
@@ -161,7 +180,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
   it("finishes a release cut off half way: nothing stays held", async () => {
     const [a, b] = await resources(2);
     await reserve(b as string, { quantity: 2 }); // b full: the order aborts after holding a
-    const orderId = newOrderId();
+    const orderId = freshOrderId();
     const reply = await runInDurableObject(coordinator(orderId), (o) => {
       o.itemCalls = (
         (real) => (id: string) =>
@@ -173,7 +192,8 @@ describe("orders: recovery from lost coordinators, lost replies and late message
     expect(JSON.parse(reply.body)).toMatchObject({ order_status: "REJECTED", order_id: orderId });
     expect(await places([a as string])).toEqual([[0, 1]]);
     await reconnect(orderId);
-    await alarmAt(orderId, Date.now());
+    const retryAt = await runInDurableObject(coordinator(orderId), (_, s) => s.storage.getAlarm());
+    await alarmAt(orderId, retryAt as number);
     expect(await places([a as string, b as string])).toEqual([
       [0, 0],
       [2, 0],
@@ -182,7 +202,7 @@ describe("orders: recovery from lost coordinators, lost replies and late message
 
   it("keeps an item's place while its coordinator cannot be reached at the deadline, then obeys it", async () => {
     const [a] = await resources(1);
-    const orderId = newOrderId(); // a coordinator with no intent stored: the order never was
+    const orderId = freshOrderId(); // a coordinator with no intent stored: the order never was
     const hold = { orderId, item: 0, requestId: "r", clientId: "c", quantity: 1, deadline: Date.now(), metadata: {} };
     const held = await runInDurableObject(objectOf(a as string), (r) => r.holdForOrder(hold));
     expect(held).toMatchObject({ ok: true, status: "HELD" });
