@@ -65,6 +65,9 @@ const MAX_ROUNDS = 30;
 /** The backstop for an outbox that failed to send (order-outbox.ts). */
 const OUTBOX_RETRY_MS = 30_000;
 
+/** A call's answer, as the event it makes and the resource decision that answered. */
+type Answer = { event: OrderEvent; resourceSeq: number | null };
+
 export class Coordinator {
   private order: Order;
   private readonly fingerprint: string;
@@ -72,12 +75,15 @@ export class Coordinator {
   private driving: Promise<void> | null = null;
   /** Drives in a row that left calls failing: the retry's backoff. */
   private failures = 0;
+  /** The wake-up stored with the order (storeWake), so an unchanged one is not written again. */
+  private wakeAt: number | null;
 
   constructor(
     private readonly parts: CoordinatorParts,
     stored: StoredOrder,
   ) {
     ({ order: this.order, fingerprint: this.fingerprint, firstReply: this.firstReply } = stored);
+    this.wakeAt = stored.wakeAt;
   }
 
   /** The intent, before any call: the order, its first step, and a wake-up at its deadline (presumed abort). */
@@ -102,7 +108,7 @@ export class Coordinator {
       });
     });
     parts.rearm();
-    return new Coordinator(parts, { order, fingerprint: input.fingerprint, firstReply: null });
+    return new Coordinator(parts, { order, fingerprint: input.fingerprint, firstReply: null, wakeAt: order.deadline });
   }
 
   /** True when nothing runs and nothing is left to do for now: the shard may forget it (it stays stored). */
@@ -211,51 +217,79 @@ export class Coordinator {
     );
   }
 
-  /** Makes the calls the order needs, round after round, until none is left or one fails (retried later). */
+  /**
+   * Makes the calls the order needs, round after round, until none is left or
+   * one fails (retried later). Each round's answers, the intents of the next
+   * round's holds and, once nothing is left to call, the order's next wake-up
+   * are stored in one transaction: a SQLite commit per round, not per answer.
+   */
   private async runCalls(requestId: string): Promise<void> {
+    let events: Answer[] = [];
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        this.apply({ type: "tick" });
-        const calls = nextCalls(this.order);
-        if (calls.length === 0) {
-          this.failures = 0;
-          break;
-        }
-        const done = await Promise.all(calls.map((call) => this.call(call, requestId)));
-        if (done.includes(false)) {
+        const calls = this.applyRound(events);
+        if (calls.length === 0) return;
+        const answers = await Promise.all(calls.map((call) => this.call(call, requestId)));
+        if (answers.some((a) => a === "failed")) {
           this.failures += 1;
-          break;
+          this.applyRound(
+            answers.filter((a): a is Answer => a !== "failed"),
+            { retry: true },
+          );
+          return;
         }
+        this.failures = 0;
+        events = answers as Answer[];
       }
     } finally {
-      this.scheduleWake();
+      this.parts.rearm();
       this.parts.outbox.flushSoon();
     }
   }
 
-  /** One call to an item's resource, its answer applied; false when it failed and must be made again. */
-  private async call(call: Call, requestId: string): Promise<boolean> {
+  /**
+   * One round's transaction: `answers` applied (time first: a deadline may
+   * have passed), then the intent of each hold about to be asked; returns the
+   * calls to make. When none is left (or a call failed: `retry`), the order's
+   * next wake-up is stored in the same transaction.
+   */
+  private applyRound(answers: Answer[], { retry = false } = {}): Call[] {
+    let calls: Call[] = [];
+    this.parts.transaction(() => {
+      this.apply({ type: "tick" });
+      for (const a of answers) this.apply(a.event, a.resourceSeq);
+      calls = retry ? [] : nextCalls(this.order);
+      for (const call of calls) if (call.action === "hold") this.apply({ type: "holding", item: call.item });
+      if (calls.length === 0) this.storeWake();
+    });
+    return calls;
+  }
+
+  /** One call to an item's resource: its answer as an event to apply, or "failed" (made again later). */
+  private async call(call: Call, requestId: string): Promise<Answer | "failed"> {
     const order = this.order;
-    const it = order.items[call.item];
-    if (!it) return true;
-    const ref = { orderId: order.id, item: call.item, requestId };
+    const it = order.items[call.item] as Order["items"][number];
+    const item = call.item;
+    const ref = { orderId: order.id, item, requestId };
     const resource = this.parts.itemCalls(it.resourceId);
     if (call.action === "hold") {
-      this.apply({ type: "holding", item: call.item }); // the intent, stored before the call
       let reply: ItemReply;
       try {
         const deadline = order.hold ? null : order.deadline;
-        const hold = { ...ref, clientId: order.clientId, quantity: it.quantity, deadline, metadata: order.metadata };
-        reply = await resource.holdForOrder(hold);
+        reply = await resource.holdForOrder({
+          ...ref,
+          clientId: order.clientId,
+          quantity: it.quantity,
+          deadline,
+          metadata: order.metadata,
+        });
       } catch (err) {
-        this.apply({ type: "unreachable", item: call.item, reason: String(err) });
-        return true;
+        return { event: { type: "unreachable", item, reason: String(err) }, resourceSeq: null };
       }
-      if (reply.ok) {
-        const held = { reservationId: reply.reservationId ?? "", expiresAt: reply.expiresAt ?? order.deadline };
-        this.apply({ type: "held", item: call.item, ...held }, reply.seq);
-      } else this.apply({ type: "refused", item: call.item, code: reply.code, reason: reply.reason }, reply.seq);
-      return true;
+      if (!reply.ok)
+        return { event: { type: "refused", item, code: reply.code, reason: reply.reason }, resourceSeq: reply.seq };
+      const held = { reservationId: reply.reservationId ?? "", expiresAt: reply.expiresAt ?? order.deadline };
+      return { event: { type: "held", item, ...held }, resourceSeq: reply.seq };
     }
     try {
       const reply =
@@ -270,20 +304,22 @@ export class Coordinator {
         const type = ({ confirm: "confirmed", release: "released", lock: "locked", unlock: "unlocked" } as const)[
           call.action
         ];
-        this.apply({ type, item: call.item }, reply.seq);
-        return true;
+        return { event: { type, item }, resourceSeq: reply.seq };
       }
-      if (call.action === "lock") {
-        this.apply({ type: "lock_refused", item: call.item, reason: reply.reason }, reply.seq);
-        return true;
-      }
-      const failed = { item: call.item, action: call.action, ok: false, code: reply.code, reason: reply.reason };
-      this.record({ at: this.parts.clock(), ...failed });
-      return false;
+      if (call.action === "lock")
+        return { event: { type: "lock_refused", item, reason: reply.reason }, resourceSeq: reply.seq };
+      this.record({
+        at: this.parts.clock(),
+        item,
+        action: call.action,
+        ok: false,
+        code: reply.code,
+        reason: reply.reason,
+      });
+      return "failed";
     } catch (err) {
-      const reason = `unreachable: ${err}`;
-      this.record({ at: this.parts.clock(), item: call.item, action: call.action, ok: false, reason });
-      return false;
+      this.record({ at: this.parts.clock(), item, action: call.action, ok: false, reason: `unreachable: ${err}` });
+      return "failed";
     }
   }
 
@@ -299,6 +335,7 @@ export class Coordinator {
     if (!changed && verdict.ok) return verdict;
     const item = "item" in event ? event.item : null;
     const code = !verdict.ok ? verdict.code : event.type === "refused" ? event.code : null;
+    // Inside the caller's transaction (a round's, or a command's own): nested ones join it.
     this.parts.transaction(() => {
       if (changed) this.parts.store.save(order);
       const step = { at: now, item, action: event.type, ok: verdict.ok, resourceSeq, code, reason: verdict.reason };
@@ -324,8 +361,12 @@ export class Coordinator {
     this.parts.transaction(() => this.parts.store.addStep(this.order.id, full));
   }
 
-  /** The next wake-up: the deadline while undecided, the expiry while held, a retry while calls fail. */
-  private scheduleWake(): void {
+  /**
+   * Stores when the order must next be driven: its deadline while undecided,
+   * its expiry while held, a retry with backoff while an item has not
+   * answered; none once settled. Inside the round's transaction.
+   */
+  private storeWake(): void {
     const order = this.order;
     const now = this.parts.clock();
     let at: number | null = null;
@@ -333,8 +374,8 @@ export class Coordinator {
     else if (!settled(order)) at = now + backoffMs(Math.max(1, this.failures));
     else if (order.status === "HELD") at = order.expiresAt;
     if (at === null && this.parts.outbox.pending()) at = now + OUTBOX_RETRY_MS; // sent by then, or sent again
-    this.parts.transaction(() => this.parts.store.setWake(order.id, at));
-    this.parts.rearm();
+    if (at !== this.wakeAt) this.parts.store.setWake(order.id, at);
+    this.wakeAt = at;
   }
 }
 

@@ -106,7 +106,7 @@ export class OrderObject extends DurableObject<Env> {
       }),
     );
     this.parts.outbox.flushSoon();
-    this.rearm();
+    this.rearm(true);
   }
 
   // ---- the shard -----------------------------------------------------------
@@ -131,10 +131,17 @@ export class OrderObject extends DurableObject<Env> {
     }
   }
 
-  /** Sets the alarm for the earliest order's wake-up, if it moved. */
-  private rearm(): void {
+  /**
+   * Brings the alarm forward to the earliest order's wake-up. It is never
+   * moved later here: an alarm costs a storage write, and a busy shard would
+   * set it twice per order (at its intent, once it settles); one that fires
+   * early finds nothing due and sets the next (`alarm`).
+   */
+  private rearm(exact = false): void {
     const at = this.store.nextWake();
     if (at === this.alarmAt) return;
+    if (!exact && at !== null && this.alarmAt !== null && this.alarmAt <= at) return;
+    if (!exact && at === null) return;
     this.alarmAt = at;
     if (at === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(at);

@@ -56,6 +56,8 @@ export interface StoredOrder {
   order: Order;
   fingerprint: string;
   firstReply: Reply | null;
+  /** When the order must next be driven, or null. */
+  wakeAt: number | null;
 }
 
 export interface OutboxMessage {
@@ -72,12 +74,15 @@ export class OrderStore {
   /** Null for an unknown order (an object that never held one has no schema: probing leaves nothing behind). */
   load(orderId: string): StoredOrder | null {
     if (!this.hasSchema()) return null;
-    const row = this.sql.exec("SELECT body, fingerprint, first_reply FROM orders WHERE id = ?", orderId).toArray()[0];
+    const row = this.sql
+      .exec("SELECT body, fingerprint, first_reply, wake_at FROM orders WHERE id = ?", orderId)
+      .toArray()[0];
     if (!row) return null;
     return {
       order: JSON.parse(String(row.body)) as Order,
       fingerprint: String(row.fingerprint),
       firstReply: row.first_reply === null ? null : (JSON.parse(String(row.first_reply)) as Reply),
+      wakeAt: row.wake_at === null ? null : Number(row.wake_at),
     };
   }
 

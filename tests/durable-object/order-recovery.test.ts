@@ -63,7 +63,10 @@ function placeInput(orderId: string, ids: string[], hold = false): PlaceInput {
 
 /** The shard's private parts, to leave what a crash would: the intent, then some calls, and nothing more. */
 type Shard = { parts: CoordinatorParts; coordinators: Map<string, Coordinator> };
-type Calling = { call(c: { action: string; item: number }, requestId: string): Promise<boolean> };
+type Calling = {
+  apply(event: { type: "holding"; item: number }): unknown;
+  call(c: { action: string; item: number }, requestId: string): Promise<unknown>;
+};
 function begin(o: OrderObject, input: PlaceInput): Calling {
   const shard = o as unknown as Shard;
   const coordinator = Coordinator.begin(shard.parts, input);
@@ -127,7 +130,11 @@ describe("orders: recovery from lost coordinators, lost replies and late message
         (order?.items[a]?.resourceId ?? "") < (order?.items[b]?.resourceId ?? "") ? -1 : 1,
       );
       const asked = inHoldOrder.slice(0, 2);
-      for (const item of asked) await coordinatorOf.call({ action: "hold", item }, "req");
+      // Each intent stored, each hold landed on its resource, and then the coordinator lost: no answer recorded.
+      for (const item of asked) {
+        coordinatorOf.apply({ type: "holding", item });
+        await coordinatorOf.call({ action: "hold", item }, "req");
+      }
       return { deadline: order?.deadline as number, asked };
     });
     expect((await places(ids)).map(([, held]) => held).reduce((a, b) => a + b)).toBe(2);
