@@ -340,9 +340,10 @@ export class Coordinator {
       if (changed) this.parts.store.save(order);
       const step = { at: now, item, action: event.type, ok: verdict.ok, resourceSeq, code, reason: verdict.reason };
       this.parts.store.addStep(order.id, { ...step, status: order.status });
-      // Webhooks hear of each status; the history also gets the row once the items have followed.
+      // Webhooks hear of each status; the history gets the row once the items have followed (one per outcome).
       const statusChanged = publicStatus(order.status) !== publicStatus(before.status);
-      if (statusChanged || (settled(order) && !settled(before))) this.parts.outbox.changed(order, statusChanged);
+      const nowSettled = settled(order) && !settled(before);
+      if (statusChanged || nowSettled) this.parts.outbox.changed(order, { event: statusChanged, history: nowSettled });
     });
     this.order = order;
     return verdict;

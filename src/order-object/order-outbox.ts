@@ -1,8 +1,8 @@
 /**
  * What leaves an order's coordinator after its commits: an `order.*` webhook
  * event per public status change (delivered by the webhook queue's consumer)
- * and the order's row for the history, on each status change and once its
- * items have followed (the history queue's consumer writes it to D1). Written in the transaction that changed
+ * and the order's row for the history once its items have followed each
+ * outcome (the history queue's consumer writes it to D1). Written in the transaction that changed
  * the status, sent afterwards without anybody waiting; what fails to send is
  * sent again by the next drive or the alarm.
  */
@@ -25,12 +25,12 @@ export class OrderOutbox {
     private readonly transaction: (fn: () => void) => void,
   ) {}
 
-  /** Inside the transaction that changed the order: its row for the history, and its event if its status changed. */
-  changed(order: Order, statusChanged: boolean): void {
+  /** Inside the transaction that changed the order: its event if its status changed, its row if it settled. */
+  changed(order: Order, send: { event: boolean; history: boolean }): void {
     const status = publicStatus(order.status);
     const json = orderJson(order);
     const url = config(this.env()).WEBHOOK_URL;
-    if (url && statusChanged) {
+    if (url && send.event) {
       const type = `order.${status.toLowerCase()}`;
       // One event per status an order reaches (each at most once): the id is stable across retries.
       const event = {
@@ -44,7 +44,7 @@ export class OrderOutbox {
       };
       this.store.queue("webhooks", { url, event });
     }
-    this.store.queue("history", { order: orderRow(order) });
+    if (send.history) this.store.queue("history", { order: orderRow(order) });
   }
 
   /** True while something is left to send. */
