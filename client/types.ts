@@ -824,12 +824,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_UNAUTHENTICATED: {
             error: {
@@ -844,12 +849,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_NOT_FOUND: {
             error: {
@@ -864,12 +874,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_RESOURCE_FULL_or_RESOURCE_CLOSED_or_INVALID_STATE: {
             error: {
@@ -884,12 +899,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_PAYLOAD_TOO_LARGE: {
             error: {
@@ -904,12 +924,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_UNSUPPORTED_MEDIA_TYPE: {
             error: {
@@ -924,12 +949,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_IDEMPOTENCY_KEY_REUSED: {
             error: {
@@ -944,12 +974,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_RATE_LIMITED: {
             error: {
@@ -964,12 +999,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_INTERNAL: {
             error: {
@@ -984,12 +1024,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_UNAVAILABLE_or_MAINTENANCE: {
             error: {
@@ -1004,12 +1049,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_UNAVAILABLE: {
             error: {
@@ -1024,12 +1074,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_INVALID_STATE: {
             error: {
@@ -1044,12 +1099,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_FORBIDDEN: {
             error: {
@@ -1064,12 +1124,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_RESOURCE_EXISTS: {
             error: {
@@ -1084,12 +1149,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Error_PRECONDITION_FAILED: {
             error: {
@@ -1104,12 +1174,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         EmptyBody: Record<string, never>;
         Error: {
@@ -1125,12 +1200,17 @@ export interface components {
                 request_id: string;
             };
             /**
-             * @description REJECTED on a reservation or order decision that went against the caller; an order's status on a 503 while its items are being updated.
+             * @description Set on a reservation or order decision that went against the caller.
              * @enum {string}
              */
-            status?: "REJECTED" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "HELD";
+            status?: "REJECTED";
             /** @description The order a refusal or an order's 503 is about (for operators). */
             order_id?: string;
+            /**
+             * @description An order's status on a 503 while its items are still being updated (retry to see them follow).
+             * @enum {string}
+             */
+            order_status?: "PENDING" | "HELD" | "CONFIRMED" | "CANCELLED" | "EXPIRED" | "REJECTED";
         };
         Health: {
             /** @enum {string} */
