@@ -27,8 +27,8 @@ import { logFailure } from "../lib/log";
 import type { resourceStub } from "../resource-object/address";
 import type { CommandReply } from "../resource-object/commands";
 import { orderReply, placeReply, unsettledReply } from "../wire/order";
-import type { ItemReply } from "../wire/order-items";
 import { errorReply } from "../wire/render";
+import { type Answer, callItem } from "./item-call";
 import type { OrderOutbox } from "./order-outbox";
 import type { OrderStep, OrderStore, StoredOrder } from "./order-store";
 
@@ -64,9 +64,6 @@ export interface CoordinatorParts {
 const MAX_ROUNDS = 30;
 /** The backstop for an outbox that failed to send (order-outbox.ts). */
 const OUTBOX_RETRY_MS = 30_000;
-
-/** A call's answer, as the event it makes and the resource decision that answered. */
-type Answer = { event: OrderEvent; resourceSeq: number | null };
 
 export class Coordinator {
   private order: Order;
@@ -265,62 +262,14 @@ export class Coordinator {
     return calls;
   }
 
-  /** One call to an item's resource: its answer as an event to apply, or "failed" (made again later). */
+  /** One call to an item's resource (item-call.ts); a failure is kept as a step and the call made again later. */
   private async call(call: Call, requestId: string): Promise<Answer | "failed"> {
-    const order = this.order;
-    const it = order.items[call.item] as Order["items"][number];
-    const item = call.item;
-    const ref = { orderId: order.id, item, requestId };
-    const resource = this.parts.itemCalls(it.resourceId);
-    if (call.action === "hold") {
-      let reply: ItemReply;
-      try {
-        const deadline = order.hold ? null : order.deadline;
-        reply = await resource.holdForOrder({
-          ...ref,
-          clientId: order.clientId,
-          quantity: it.quantity,
-          deadline,
-          metadata: order.metadata,
-        });
-      } catch (err) {
-        return { event: { type: "unreachable", item, reason: String(err) }, resourceSeq: null };
-      }
-      if (!reply.ok)
-        return { event: { type: "refused", item, code: reply.code, reason: reply.reason }, resourceSeq: reply.seq };
-      const held = { reservationId: reply.reservationId ?? "", expiresAt: reply.expiresAt ?? order.deadline };
-      return { event: { type: "held", item, ...held }, resourceSeq: reply.seq };
-    }
-    try {
-      const reply =
-        call.action === "confirm"
-          ? await resource.confirmForOrder(ref)
-          : call.action === "release"
-            ? await resource.releaseForOrder({ ...ref, cause: releaseCause(order) })
-            : call.action === "lock"
-              ? await resource.lockForOrder(ref)
-              : await resource.unlockForOrder(ref);
-      if (reply.ok) {
-        const type = ({ confirm: "confirmed", release: "released", lock: "locked", unlock: "unlocked" } as const)[
-          call.action
-        ];
-        return { event: { type, item }, resourceSeq: reply.seq };
-      }
-      if (call.action === "lock")
-        return { event: { type: "lock_refused", item, reason: reply.reason }, resourceSeq: reply.seq };
-      this.record({
-        at: this.parts.clock(),
-        item,
-        action: call.action,
-        ok: false,
-        code: reply.code,
-        reason: reply.reason,
-      });
-      return "failed";
-    } catch (err) {
-      this.record({ at: this.parts.clock(), item, action: call.action, ok: false, reason: `unreachable: ${err}` });
-      return "failed";
-    }
+    const it = this.order.items[call.item] as Order["items"][number];
+    const answer = await callItem(this.order, call, requestId, this.parts.itemCalls(it.resourceId));
+    if (!("failed" in answer)) return answer;
+    const { code, reason } = answer.failed;
+    this.record({ at: this.parts.clock(), item: call.item, action: call.action, ok: false, code, reason });
+    return "failed";
   }
 
   /**
@@ -378,8 +327,4 @@ export class Coordinator {
     if (at !== this.wakeAt) this.parts.store.setWake(order.id, at);
     this.wakeAt = at;
   }
-}
-
-function releaseCause(order: Order): "REJECTED" | "CANCELLED" | "EXPIRED" {
-  return order.status === "CANCELLED" || order.status === "EXPIRED" ? order.status : "REJECTED";
 }

@@ -4,8 +4,6 @@ import { SYSTEM_REQUEST_ID } from "../domain/ids";
 import type { Replayed } from "../domain/replay";
 import type { Reservation } from "../domain/reservation";
 import type { ResourceState, RulesPatch } from "../domain/resource";
-import { backoffMs } from "../lib/backoff";
-import { logResourceFailure } from "../lib/log";
 import { countingSql, countUsage } from "../lib/usage";
 import { type OrderRpc, orderStub } from "../order-object/address";
 import { type Availability, availabilityOf } from "../storage/availability-cache";
@@ -17,8 +15,9 @@ import type { Caller, CommandReply, CreateInput, Decided, JoinInput, ReserveInpu
 import { Explainer, type ExplainQuery, type Explanation } from "./explainer";
 import type { GroupCommit } from "./group-commit";
 import { Ledger } from "./ledger";
+import { ASKS_PER_ALARM, askAgainInMs, askCoordinators } from "./order-asks";
 import { OrderDesk } from "./order-desk";
-import { OrderItemsStore } from "./order-items-store";
+import { type OrderItemRow, OrderItemsStore } from "./order-items-store";
 import { OutboxCursors } from "./outbox/cursors";
 import type { Drainer } from "./outbox/drainer";
 import type { OutboxBindings } from "./outbox/round";
@@ -31,11 +30,6 @@ import { WaitingDesk } from "./waiting-desk";
 import { type WaitingEntry, WaitingListStore } from "./waiting-list-store";
 
 export { BACKSTOP_MS, DRAIN_DELAY_MS } from "./background";
-
-/** Order items asked about per alarm; the alarm comes back for the rest. */
-const ASKS_PER_ALARM = 20;
-/** An item whose coordinator said "wait" or did not answer asks again after about this backoff step (~16-32 s). */
-const ASK_RETRY_FAILURES = 6;
 
 /**
  * One resource's single source of truth. Every command runs to completion
@@ -341,35 +335,21 @@ export class ResourceObject extends DurableObject<Env> {
     await this.background.drainInAlarm();
   }
 
-  /**
-   * Undecided order items past their deadline ask their coordinators and do
-   * as told (presumed abort: an order that could still commit answers
-   * "wait"); one that cannot be reached keeps its place and asks again
-   * later: correctness over availability.
-   */
-  private async askOrders(): Promise<void> {
-    const due = this.orders.dueAsks(this.clock(), ASKS_PER_ALARM);
-    await Promise.all(
-      due.map(async (row) => {
-        const ref = { orderId: row.orderId, item: row.item, requestId: SYSTEM_REQUEST_ID };
-        try {
-          const outcome = await this.coordinator(row.orderId).outcome({ orderId: row.orderId, item: row.item });
-          if (outcome === "confirm") return void (await this.confirmForOrder(ref));
-          if (outcome === "release") return void (await this.releaseForOrder({ ...ref, cause: "REJECTED" }));
-        } catch (err) {
-          logResourceFailure(
-            "order coordinator unreachable; the item keeps its place",
-            this.ledger.current?.state.id,
-            err,
-          );
-        }
-        const askAgain = (current: Sequenced, now: number) => {
-          this.orders.askAgainAt(row, now + backoffMs(ASK_RETRY_FAILURES));
+  /** Undecided order items past their deadline ask their coordinators and do as told (order-asks.ts). */
+  private askOrders(): Promise<void> {
+    const ref = (row: OrderItemRow) => ({ orderId: row.orderId, item: row.item, requestId: SYSTEM_REQUEST_ID });
+    return askCoordinators({
+      due: this.orders.dueAsks(this.clock(), ASKS_PER_ALARM),
+      coordinator: this.coordinator,
+      confirm: (row) => this.confirmForOrder(ref(row)),
+      release: (row) => this.releaseForOrder({ ...ref(row), cause: "REJECTED" }),
+      askAgain: (row) =>
+        this.decide({ requestId: SYSTEM_REQUEST_ID }, (_, now) => {
+          this.orders.askAgainAt(row, now + askAgainInMs());
           return { status: 200, headers: {}, body: "" };
-        };
-        await this.decide({ requestId: SYSTEM_REQUEST_ID }, askAgain);
-      }),
-    );
+        }),
+      resourceId: this.ledger.current?.state.id,
+    });
   }
 
   /** An order item's call, answered as plain data (wire/order-items.ts). */
