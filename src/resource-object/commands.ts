@@ -129,3 +129,21 @@ export function logDecision(resourceId: string, e: TimelineEntry): void {
 export function notFound(requestId: string): Reply {
   return errorReply("NOT_FOUND", "Resource not found.", requestId);
 }
+
+/** A webhook the webhook consumer gave up on (`attempts` null when unknown). */
+export interface DeadLetter {
+  eventId: string;
+  eventSeq: number;
+  url: string;
+  attempts: number | null;
+  error: string;
+}
+
+/** The timeline note of a dead letter, recorded once per event and target (ledger.ts `recordNote`). */
+export function deadLetterNote(
+  d: DeadLetter,
+): [type: string, reason: string, detail: Record<string, Json>, key: string] {
+  const gaveUp = d.attempts === null ? "gave up" : `gave up after ${d.attempts} attempts`;
+  const detail = { event_id: d.eventId, event_seq: d.eventSeq, url: d.url, attempts: d.attempts, last_error: d.error };
+  return ["webhook.dead_letter", `${gaveUp}: ${d.error}`, detail, `deadletter:${d.eventId}:${d.url}`];
+}

@@ -12,12 +12,13 @@ import type { HoldForOrder, ItemRef, ItemReply, ReleaseForOrder } from "../wire/
 import type { Reply } from "../wire/render";
 import { Background } from "./background";
 import type { Caller, CommandReply, CreateInput, Decided, JoinInput, ReserveInput, TimelinePage } from "./commands";
+import { type DeadLetter, deadLetterNote } from "./commands";
 import { Explainer, type ExplainQuery, type Explanation } from "./explainer";
 import type { GroupCommit } from "./group-commit";
 import { Ledger } from "./ledger";
-import { ASKS_PER_ALARM, askAgainInMs, askCoordinators } from "./order-asks";
+import { askCoordinators } from "./order-asks";
 import { OrderDesk } from "./order-desk";
-import { type OrderItemRow, OrderItemsStore } from "./order-items-store";
+import { OrderItemsStore } from "./order-items-store";
 import { OutboxCursors } from "./outbox/cursors";
 import type { Drainer } from "./outbox/drainer";
 import type { OutboxBindings } from "./outbox/round";
@@ -300,23 +301,8 @@ export class ResourceObject extends DurableObject<Env> {
    * the consumer's message is delivered. `attempts` is null when unknown (a
    * message its consumer kept failing on).
    */
-  recordDeadLetter(d: {
-    eventId: string;
-    eventSeq: number;
-    url: string;
-    attempts: number | null;
-    error: string;
-  }): void {
-    if (!this.ledger.current) return;
-    const gaveUp = d.attempts === null ? "gave up" : `gave up after ${d.attempts} attempts`;
-    const detail = {
-      event_id: d.eventId,
-      event_seq: d.eventSeq,
-      url: d.url,
-      attempts: d.attempts,
-      last_error: d.error,
-    };
-    this.ledger.recordNote("webhook.dead_letter", `${gaveUp}: ${d.error}`, detail, `deadletter:${d.eventId}:${d.url}`);
+  recordDeadLetter(d: DeadLetter): void {
+    if (this.ledger.current) this.ledger.recordNote(...deadLetterNote(d));
   }
 
   // ---- background work -----------------------------------------------------
@@ -337,17 +323,13 @@ export class ResourceObject extends DurableObject<Env> {
 
   /** Undecided order items past their deadline ask their coordinators and do as told (order-asks.ts). */
   private askOrders(): Promise<void> {
-    const ref = (row: OrderItemRow) => ({ orderId: row.orderId, item: row.item, requestId: SYSTEM_REQUEST_ID });
     return askCoordinators({
-      due: this.orders.dueAsks(this.clock(), ASKS_PER_ALARM),
+      orders: this.orders,
+      now: this.clock(),
       coordinator: this.coordinator,
-      confirm: (row) => this.confirmForOrder(ref(row)),
-      release: (row) => this.releaseForOrder({ ...ref(row), cause: "REJECTED" }),
-      askAgain: (row) =>
-        this.decide({ requestId: SYSTEM_REQUEST_ID }, (_, now) => {
-          this.orders.askAgainAt(row, now + askAgainInMs());
-          return { status: 200, headers: {}, body: "" };
-        }),
+      confirm: (ref) => this.confirmForOrder(ref),
+      release: (ref) => this.releaseForOrder(ref),
+      decide: (run) => this.decide({ requestId: SYSTEM_REQUEST_ID }, run),
       resourceId: this.ledger.current?.state.id,
     });
   }
